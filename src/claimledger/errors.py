@@ -1,0 +1,38 @@
+"""Exceptions raised by the library; the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ClaimledgerError(Exception):
+    """A problem with a file or an operation, carrying the file (if any) and the problem."""
+
+    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+        self.problem = problem
+        self.path = str(path) if path is not None else None
+        super().__init__(f"{self.path}: {problem}" if self.path else problem)
+
+
+class WorkspaceNotFoundError(ClaimledgerError):
+    """No workspace root above the starting folder."""
+
+
+class ConfigError(ClaimledgerError):
+    """claimledger.toml is unreadable or holds an invalid setting."""
+
+
+class NoteError(ClaimledgerError):
+    """A note cannot be read, parsed or written."""
+
+
+class UnsafeTitleError(NoteError):
+    """A title cannot safely become a file name."""
+
+
+class NotFoundError(ClaimledgerError):
+    """A named thing (note, record, proposal) does not exist."""
+
+
+class AmbiguousError(ClaimledgerError):
+    """A name matches more than one thing."""

@@ -1,0 +1,1 @@
+"""The ledger part of claimledger."""

@@ -1,0 +1,1 @@
+"""The trainer part of claimledger."""

@@ -1,0 +1,253 @@
+"""Workspace root discovery, claimledger.toml configuration and the paths of every part.
+
+A workspace is a folder (usually a git repository) that holds research data. Its layout is
+set by an optional `claimledger.toml` at the root; without one the defaults below apply.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from claimledger.errors import ConfigError, WorkspaceNotFoundError
+
+CONFIG_NAME = "claimledger.toml"
+ENV_WORKSPACE = "CLAIMLEDGER_WORKSPACE"
+DEFAULT_DOMAINS = (
+    "optimizer",
+    "schedule",
+    "architecture",
+    "scaling",
+    "data",
+    "evaluation",
+    "systems",
+)
+# Folders never walked for notes: editor state, VCS, caches, virtual environments.
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each kind of file lives, relative to the workspace root."""
+
+    claims: tuple[str, ...] = ("kb/**/*.md",)
+    sources: tuple[str, ...] = ("inbox/**/*.md",)
+    exclude: tuple[str, ...] = ()
+    claims_dir: str = "kb"
+    inbox_dir: str = "inbox"
+    ledger_dir: str = "ledger"
+    schemas_dir: str = "schemas"
+    cache_dir: str = ".claimledger"
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed claimledger.toml: the layout, the domain list and free-form sections."""
+
+    layout: Layout = field(default_factory=Layout)
+    domains: tuple[str, ...] = DEFAULT_DOMAINS
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A table of claimledger.toml that a later part owns (e.g. `worker`), or {}."""
+        return self.sections.get(name, {})
+
+
+def load_config(path: Path) -> Config:
+    """Read a claimledger.toml; an absent file gives the defaults."""
+    if not path.exists():
+        return Config()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"invalid TOML: {exc}", path) from exc
+    return config_from_dict(data, path)
+
+
+def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
+    """Build a Config from a TOML-shaped dict, rejecting unknown layout keys."""
+    layout_data = dict(data.get("layout", {}))
+    known = {f.name for f in fields(Layout)}
+    unknown = sorted(set(layout_data) - known)
+    if unknown:
+        raise ConfigError(f"unknown [layout] keys: {', '.join(unknown)}", path)
+    for key in ("claims", "sources", "exclude"):
+        if key in layout_data:
+            layout_data[key] = tuple(_string_list(layout_data[key], f"layout.{key}", path))
+    domains = data.get("kb", {}).get("domains", list(DEFAULT_DOMAINS))
+    sections = {k: v for k, v in data.items() if k not in ("layout",) and isinstance(v, dict)}
+    return Config(
+        layout=Layout(**layout_data),
+        domains=tuple(_string_list(domains, "kb.domains", path)),
+        sections=sections,
+    )
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """The TOML-shaped dict of a Config (inverse of config_from_dict)."""
+    layout = {f.name: getattr(config.layout, f.name) for f in fields(Layout)}
+    layout = {k: list(v) if isinstance(v, tuple) else v for k, v in layout.items()}
+    data: dict[str, Any] = {"layout": layout}
+    data.update(config.sections)
+    data["kb"] = {**config.section("kb"), "domains": list(config.domains)}
+    return data
+
+
+def _string_list(value: Any, key: str, path: Path | None) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings", path)
+    return value
+
+
+def glob_to_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a glob with `**` (any folders, including none), `*` and `?` to a regex."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The folder part of a glob before its first wildcard: where a walk must start."""
+    parts = []
+    for part in pattern.split("/")[:-1]:
+        if any(c in part for c in "*?["):
+            break
+        parts.append(part)
+    return "/".join(parts)
+
+
+def walk_files(root: Path, start: str) -> list[str]:
+    """Relative posix paths of the files under root/start, skipping hidden folders."""
+    found: list[str] = []
+    stack = [root / start if start else root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in SKIPPED_DIRS:
+                    stack.append(Path(entry.path))
+            elif entry.is_file():
+                found.append(Path(entry.path).relative_to(root).as_posix())
+    return found
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The workspace root at or above `start`: the first folder with claimledger.toml,
+    or with both a kb/ and a ledger/ folder (the default layout)."""
+    env = os.environ.get(ENV_WORKSPACE)
+    here = Path(env if env and start is None else (start or Path.cwd())).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+        if (folder / "kb").is_dir() and (folder / "ledger").is_dir():
+            return folder
+    raise WorkspaceNotFoundError(
+        "not inside a claimledger workspace (no claimledger.toml, no kb/ + ledger/); "
+        "run `claimledger init` or pass --workspace",
+        here,
+    )
+
+
+@dataclass
+class Workspace:
+    """A workspace root with its configuration; every part takes its paths from here."""
+
+    root: Path
+    config: Config = field(default_factory=Config)
+
+    @classmethod
+    def open(cls, start: Path | str | None = None) -> Workspace:
+        """Find the root at or above `start` (default: cwd) and read its configuration."""
+        root = find_root(Path(start) if start is not None else None)
+        return cls(root=root, config=load_config(root / CONFIG_NAME))
+
+    def path(self, name: str) -> Path:
+        """An absolute path for a layout folder name such as `ledger_dir`."""
+        return self.root / getattr(self.config.layout, name)
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.path("cache_dir")
+
+    @property
+    def claims_dir(self) -> Path:
+        return self.path("claims_dir")
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.path("inbox_dir")
+
+    @property
+    def ledger_dir(self) -> Path:
+        return self.path("ledger_dir")
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.path("schemas_dir")
+
+    @cached_property
+    def _exclude(self) -> list[re.Pattern[str]]:
+        return [glob_to_regex(p) for p in self.config.layout.exclude]
+
+    def _matching(self, patterns: tuple[str, ...]) -> list[str]:
+        compiled = [glob_to_regex(p) for p in patterns]
+        starts = sorted({_literal_prefix(p) for p in patterns})
+        # A start inside another start would list its files twice.
+        starts = [s for s in starts if not any(s != o and s.startswith(o + "/") for o in starts)]
+        if "" in starts:
+            starts = [""]
+        result = set()
+        for start in starts:
+            for rel in walk_files(self.root, start):
+                if any(r.match(rel) for r in compiled) and not any(
+                    r.match(rel) for r in self._exclude
+                ):
+                    result.add(rel)
+        return sorted(result)
+
+    def claim_files(self) -> list[str]:
+        """Relative paths of the files matched by the claims globs."""
+        return self._matching(self.config.layout.claims)
+
+    def source_files(self) -> list[str]:
+        """Relative paths of the files matched by the sources globs."""
+        return self._matching(self.config.layout.sources)
+
+    def note_files(self) -> dict[str, str]:
+        """Every note file with its role (`claim` area or `source` area); sources win ties."""
+        roles = {rel: "claim" for rel in self.claim_files()}
+        roles.update({rel: "source" for rel in self.source_files()})
+        return dict(sorted(roles.items()))
+
+    def relative(self, path: Path | str) -> str:
+        """A path relative to the root, in posix form (as stored in indexes and records)."""
+        return Path(path).resolve().relative_to(self.root.resolve()).as_posix()
