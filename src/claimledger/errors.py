@@ -36,3 +36,7 @@ class NotFoundError(ClaimledgerError):
 
 class AmbiguousError(ClaimledgerError):
     """A name matches more than one thing."""
+
+
+class TrainerError(ClaimledgerError):
+    """The trainer's data cannot be prepared or its options are invalid."""
