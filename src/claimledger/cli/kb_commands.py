@@ -1,5 +1,293 @@
-"""Knowledge-base commands: init, index, lint, show, search, graph, new."""
+"""Knowledge-base commands: init, index, lint, show, search, graph, new claim, demo.
+
+The library is imported inside each command so that `claimledger --help` stays fast.
+"""
 
 from __future__ import annotations
 
-COMMANDS: list = []
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from claimledger.cli.output import echo_json, is_terminal, print_heading, print_table, with_json
+
+
+@click.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--no-git", is_flag=True, help="Do not run `git init`.")
+@with_json
+def init(directory: Path, no_git: bool, as_json: bool) -> None:
+    """Make DIRECTORY a workspace (default: the current folder).
+
+    In an empty folder: creates kb/, inbox/, ledger/, schemas/, claimledger.toml and a
+    .gitignore for the .claimledger/ cache, then `git init`. Inside an existing vault: writes
+    a claimledger.toml that fits it (notes found by their `type:` frontmatter) and touches no
+    note. Running it again changes nothing.
+
+    \b
+    Example:
+      claimledger init my-research && cd my-research && claimledger lint
+    """
+    from claimledger.scaffold import init_workspace
+
+    result = init_workspace(directory, git=not no_git)
+    if as_json:
+        echo_json(result.__dict__)
+        return
+    kind = "existing vault" if result.existing_vault else "new workspace"
+    click.echo(f"{kind} at {result.root.resolve()}")
+    if result.existing_vault:
+        click.echo(f"found {result.claims_found} claims and {result.sources_found} sources")
+    for created in result.created:
+        click.echo(f"  created {created}")
+    if not result.created:
+        click.echo("  nothing to do: already a workspace")
+
+
+def _progress_bar(label: str) -> Any:
+    """A rich progress callback on a terminal, None otherwise."""
+    if not is_terminal():
+        return None
+    from rich.progress import Progress
+
+    progress = Progress(transient=True)
+    task = progress.add_task(label, total=None)
+    progress.start()
+
+    def update(done: int, total: int) -> None:
+        progress.update(task, completed=done, total=total)
+        if done >= total:
+            progress.stop()
+
+    return update
+
+
+@click.command()
+@click.option("--rebuild", is_flag=True, help="Drop the cache and rebuild it from the files.")
+@with_json
+@click.pass_obj
+def index(state: Any, rebuild: bool, as_json: bool) -> None:
+    """Bring the SQLite cache (.claimledger/index.sqlite) up to date with the notes.
+
+    Only changed files are read again. The cache is derived data: deleting it loses nothing.
+    Every other command refreshes the index on its own; run this to see what changed.
+    """
+    from claimledger.kb import update_index
+
+    stats = update_index(state.workspace, _progress_bar("indexing"), rebuild=rebuild)
+    if as_json:
+        echo_json(stats.__dict__)
+        return
+    click.echo(
+        f"{stats.files} notes: {stats.added} added, {stats.updated} updated, "
+        f"{stats.removed} removed, {stats.unchanged + stats.touched} unchanged "
+        f"({stats.seconds:.2f} s{', full rebuild' if stats.rebuilt else ''})"
+    )
+
+
+@click.command()
+@click.option("--ignore", multiple=True, metavar="CODE", help="Skip findings of this code.")
+@with_json
+@click.pass_obj
+def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
+    """Report problems in the vault; exit 1 when there are findings.
+
+    Checks: broken YAML (with its line), schema violations and missing fields (against
+    schemas/), dangling and ambiguous [[links]], duplicate titles, title/file-name mismatches,
+    unknown domains, depends_on cycles.
+
+    \b
+    Examples:
+      claimledger lint
+      claimledger lint --ignore dangling-link --json
+    """
+    from claimledger.kb import lint as run_lint
+    from claimledger.kb import open_index
+
+    with open_index(state.workspace) as conn:
+        findings = [f for f in run_lint(state.workspace, conn) if f.code not in ignore]
+    if as_json:
+        echo_json({"findings": [f.to_dict() for f in findings], "count": len(findings)})
+    elif findings:
+        for f in findings:
+            where = f"{f.path}:{f.line}" if f.line else f.path
+            click.echo(f"{where}: {f.severity}: {f.code}: {f.message}")
+        click.echo(f"{len(findings)} findings", err=True)
+    else:
+        click.echo("no findings")
+    sys.exit(1 if findings else 0)
+
+
+@click.command()
+@click.argument("title")
+@with_json
+@click.pass_obj
+def show(state: Any, title: str, as_json: bool) -> None:
+    """Show a note: its frontmatter, body, links and backlinks.
+
+    TITLE is matched case-insensitively against file names, titles and aliases, or is a
+    path relative to the workspace.
+
+    \b
+    Example:
+      claimledger show "QK-norm lets a small GPT train stably at a higher learning rate"
+    """
+    from claimledger.kb import open_index, show_note
+
+    with open_index(state.workspace) as conn:
+        note = show_note(state.workspace, conn, title)
+    if as_json:
+        echo_json(note)
+        return
+    print_heading(note["title"])
+    click.echo(f"path: {note['path']}")
+    for key, value in note["frontmatter"].items():
+        click.echo(f"{key}: {value}")
+    click.echo(note["body"].rstrip())
+    links = [(lk["kind"], lk["target"], lk["path"] or "(dangling)") for lk in note["links"]]
+    print_table(["kind", "target", "resolves to"], links, title="Links")
+    backlinks = [(b["kind"], b["path"], b["line"]) for b in note["backlinks"]]
+    print_table(["kind", "from", "line"], backlinks, title="Backlinks")
+
+
+@click.command()
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, help="Most results to show.")
+@click.option("--type", "note_type", help="Only notes of this type (claim, source).")
+@click.option("--domain", help="Only claims of this domain.")
+@with_json
+@click.pass_obj
+def search(
+    state: Any, query: str, limit: int, note_type: str | None, domain: str | None, as_json: bool
+) -> None:
+    """Full-text search over titles, descriptions and bodies (best match first).
+
+    \b
+    Example:
+      claimledger search "warmup learning rate" --type claim
+    """
+    from claimledger.kb import open_index, search_notes
+
+    with open_index(state.workspace) as conn:
+        hits = search_notes(conn, query, limit, note_type, domain)
+    if as_json:
+        echo_json(hits)
+        return
+    rows = [(h["title"], h["type"], h["confidence"], h["snippet"]) for h in hits]
+    print_table(["title", "type", "confidence", "match"], rows)
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "graphml", "dot"]),
+    default="json",
+    show_default=True,
+    help="Output format.",
+)
+@click.option("--around", metavar="TITLE", help="Only the neighbourhood of this note.")
+@click.option("--hops", default=1, show_default=True, help="Neighbourhood radius for --around.")
+@click.pass_obj
+def graph(state: Any, fmt: str, around: str | None, hops: int) -> None:
+    """Print the knowledge graph: notes and typed edges (link, depends_on, challenged_by,
+    source-of).
+
+    \b
+    Examples:
+      claimledger graph --format dot | dot -Tsvg > kb.svg
+      claimledger graph --around "Some claim" --hops 2 --format graphml > near.graphml
+    """
+    from claimledger.kb import build_graph, export_graph, find_note, neighbourhood, open_index
+
+    with open_index(state.workspace) as conn:
+        full = build_graph(conn)
+        if around:
+            full = neighbourhood(full, find_note(conn, around)["path"], hops)
+    click.echo(export_graph(full, fmt), nl=False)
+
+
+@click.group()
+def new() -> None:
+    """Create a new note from flags."""
+
+
+@new.command("claim")
+@click.argument("title")
+@click.option("--domain", required=True, help="Primary domain (from claimledger.toml).")
+@click.option("--description", required=True, help="One sentence that adds to the title.")
+@click.option(
+    "--confidence",
+    type=click.Choice(["proven", "likely", "experimental", "speculative"]),
+    default="speculative",
+    show_default=True,
+)
+@click.option("--source", "source_", required=True, help="Who proposed it, on what evidence.")
+@click.option("--depends-on", multiple=True, metavar="TITLE", help="A claim this builds on.")
+@click.option("--challenged-by", multiple=True, metavar="TITLE", help="A counter-claim.")
+@click.option("--branch", multiple=True, help="A research branch this claim speaks about.")
+@click.option("--body", default="", help="The argument (markdown); '-' reads standard input.")
+@with_json
+@click.pass_obj
+def new_claim(state: Any, title: str, as_json: bool, body: str, **options: Any) -> None:
+    """Write kb/<domain>/<TITLE>.md as a valid claim; unsafe titles are refused.
+
+    \b
+    Example:
+      claimledger new claim "Warmup of 5% of steps stabilises AdamW at lr 0.006" \\
+        --domain schedule --description "..." --source "our runs on cpu-2core-60s"
+    """
+    from claimledger.kb import new_claim as write_claim
+
+    fields = {
+        "domain": options["domain"],
+        "description": options["description"],
+        "confidence": options["confidence"],
+        "source": options["source_"],
+        "depends_on": [f"[[{t}]]" for t in options["depends_on"]] or None,
+        "challenged_by": [f"[[{t}]]" for t in options["challenged_by"]] or None,
+        "branches": list(options["branch"]) or None,
+    }
+    text = sys.stdin.read() if body == "-" else body
+    path = write_claim(state.workspace, title, {k: v for k, v in fields.items() if v}, text)
+    relative = state.workspace.relative(path)
+    if as_json:
+        echo_json({"path": relative, "title": title})
+    else:
+        click.echo(f"created {relative}")
+
+
+@click.command()
+@with_json
+@click.pass_obj
+def demo(state: Any, as_json: bool) -> None:
+    """Run the main job on the workspace: index, lint, and a summary of the knowledge graph.
+
+    `make demo` runs this on the repository's own embedded workspace.
+    """
+    from claimledger.kb import build_graph, open_index, summarize, update_index
+    from claimledger.kb import lint as run_lint
+
+    stats = update_index(state.workspace, _progress_bar("indexing"))
+    with open_index(state.workspace, refresh=False) as conn:
+        findings = run_lint(state.workspace, conn)
+        summary = summarize(build_graph(conn))
+    if as_json:
+        echo_json({"index": stats.__dict__, "findings": len(findings), "graph": summary})
+        return
+    print_heading(f"Workspace {state.workspace.root}")
+    click.echo(f"indexed {stats.files} notes in {stats.seconds:.2f} s")
+    click.echo(f"lint: {len(findings)} findings")
+    for f in findings[:20]:
+        click.echo(f"  {f.path}:{f.line}: {f.code}: {f.message}")
+    by_type = ", ".join(f"{n} {t}" for t, n in summary["notes_by_type"].items())
+    by_kind = ", ".join(f"{n} {k}" for k, n in summary["edges_by_kind"].items())
+    click.echo(f"graph: {summary['notes']} notes ({by_type}); {summary['edges']} edges ({by_kind})")
+    click.echo(f"orphans: {summary['orphans']}; depends_on cycles: {summary['depends_on_cycles']}")
+    rows = [(c["title"], c["pagerank"]) for c in summary["most_central"]]
+    print_table(["most central claims", "pagerank"], rows)
+
+
+COMMANDS = [init, index, lint, show, search, graph, new, demo]

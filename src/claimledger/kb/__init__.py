@@ -1,1 +1,44 @@
-"""The kb part of claimledger."""
+"""The knowledge base: claim notes, wiki-links, the graph, the SQLite index, lint.
+
+Public API:
+    read_note, parse_text, write_note, Note  -- notes with byte-preserving writes
+    scan_body, Link                          -- [[wiki-links]] in a body
+    update_index, open_index, IndexStats     -- the rebuildable SQLite cache
+    find_note, show_note, search_notes       -- reading through the index
+    build_graph, summarize, export_graph     -- the networkx graph
+    lint, Finding                            -- problems in the vault
+    new_claim, check_title, title_problem    -- safe titles and new claims
+"""
+
+from claimledger.kb.graph import build_graph, export_graph, neighbourhood, summarize
+from claimledger.kb.index import IndexStats, open_index, update_index
+from claimledger.kb.links import Link, normalize_key, scan_body
+from claimledger.kb.lint import Finding, lint
+from claimledger.kb.notes import Note, parse_text, read_note, write_note
+from claimledger.kb.queries import find_note, search_notes, show_note
+from claimledger.kb.titles import check_title, new_claim, title_problem
+
+__all__ = [
+    "Finding",
+    "IndexStats",
+    "Link",
+    "Note",
+    "build_graph",
+    "check_title",
+    "export_graph",
+    "find_note",
+    "lint",
+    "neighbourhood",
+    "new_claim",
+    "normalize_key",
+    "open_index",
+    "parse_text",
+    "read_note",
+    "scan_body",
+    "search_notes",
+    "show_note",
+    "summarize",
+    "title_problem",
+    "update_index",
+    "write_note",
+]

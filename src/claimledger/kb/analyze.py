@@ -1,0 +1,138 @@
+"""Turn one note file into what the index stores: fields, lookup keys, links and problems.
+
+This is the per-file work of indexing; it runs in worker processes on a cold index, so it
+takes and returns plain data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claimledger.errors import NoteError
+from claimledger.kb.links import Link, frontmatter_links, normalize_key, scan_body
+from claimledger.kb.notes import Note, Problem, json_safe, parse_text
+from claimledger.schemas import validation_errors
+
+SCHEMA_FOR_TYPE = {"claim": "claim", "source": "source"}
+# Frontmatter fields whose values name other notes, and the edge kind each gives.
+LINK_FIELDS = {
+    "depends_on": "depends_on",
+    "challenged_by": "challenged_by",
+    "claims_extracted": "source-of",
+    "enrichments": "source-of",
+}
+# Key kinds in order of precedence when two notes answer to the same name.
+KEY_RANK = {"stem": 0, "alias": 1, "title": 2, "h1": 3}
+
+
+@dataclass
+class AnalyzedNote:
+    """Everything the index keeps about one file."""
+
+    path: str
+    role: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
+    links: list[tuple[str, Link]] = field(default_factory=list)  # (edge kind, link)
+    problems: list[Problem] = field(default_factory=list)
+    search_text: str = ""
+
+
+def analyze_file(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote:
+    """Read, hash and analyse one note file; unreadable files become a problem, not a crash."""
+    path = root / rel
+    data = path.read_bytes()
+    stat = path.stat()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = NoteError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", rel)
+        text = data.decode("utf-8", errors="replace")
+        note = parse_text(text)
+        note.problems.insert(0, Problem("encoding", error.problem))
+    else:
+        note = parse_text(text)
+    result = AnalyzedNote(rel, role, stat.st_size, stat.st_mtime_ns, digest)
+    _fill(result, note, schemas_dir)
+    return result
+
+
+def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
+    metadata = json_safe(note.metadata)
+    scan = scan_body(note.body, note.body_line)
+    stem = Path(result.path).stem
+    note_type = metadata.get("type") if isinstance(metadata.get("type"), str) else None
+    title = _text_field(metadata, "title") or stem
+    result.metadata = metadata
+    result.fields = {
+        "type": note_type,
+        "stem": stem,
+        "title": title,
+        "h1": scan.h1,
+        "domain": _text_field(metadata, "domain"),
+        "confidence": _text_field(metadata, "confidence"),
+        "status": _text_field(metadata, "status"),
+        "description": _text_field(metadata, "description"),
+        "norm_path": normalize_key(result.path),
+    }
+    result.keys = _keys(stem, title, scan.h1, metadata.get("aliases"))
+    result.links = [("link", link) for link in scan.links] + _field_links(metadata)
+    lines = note.field_lines()
+    result.problems = list(note.problems) + _schema_problems(note_type, metadata, schemas_dir, lines)
+    if not note.has_frontmatter and result.role == "source":
+        result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
+    description = result.fields["description"] or ""
+    result.search_text = "\n".join([title, description, note.body])
+
+
+def _text_field(metadata: dict[str, Any], name: str) -> str | None:
+    value = metadata.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _keys(stem: str, title: str, h1: str | None, aliases: Any) -> list[tuple[str, str]]:
+    keys = {(normalize_key(stem), "stem")}
+    alias_list = aliases if isinstance(aliases, list) else [aliases]
+    keys |= {(normalize_key(a), "alias") for a in alias_list if isinstance(a, str) and a.strip()}
+    keys.add((normalize_key(title), "title"))
+    if h1:
+        keys.add((normalize_key(h1), "h1"))
+    # One row per key: the strongest kind wins when a stem and a title coincide.
+    best: dict[str, str] = {}
+    for key, kind in sorted(keys, key=lambda k: KEY_RANK[k[1]]):
+        best.setdefault(key, kind)
+    return sorted(best.items())
+
+
+def _field_links(metadata: dict[str, Any]) -> list[tuple[str, Link]]:
+    links = []
+    for name, kind in LINK_FIELDS.items():
+        if name in metadata:
+            links.extend((kind, link) for link in frontmatter_links(metadata[name]))
+    provenance = metadata.get("provenance")
+    if isinstance(provenance, dict):
+        sources = provenance.get("sources") or []
+        links.extend(("provenance", link) for link in frontmatter_links(sources))
+    return links
+
+
+def _schema_problems(
+    note_type: str | None, metadata: dict[str, Any], schemas_dir: Path, lines: dict[str, int]
+) -> list[Problem]:
+    schema = SCHEMA_FOR_TYPE.get(note_type or "")
+    if schema is None:
+        return []
+    problems = []
+    for where, message in validation_errors(schemas_dir, schema, metadata):
+        code = "missing-field" if "is a required property" in message else "schema"
+        text = f"{where}: {message}" if where != "(top)" else message
+        problems.append(Problem(code, text, lines.get(where.split("/")[0], 1)))
+    return problems

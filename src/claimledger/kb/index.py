@@ -1,0 +1,316 @@
+"""The SQLite index of the notes under .claimledger/: a cache, rebuildable from the files.
+
+Updates are incremental: a file whose size and mtime are unchanged is skipped; one whose bytes
+hash the same is only re-stamped; the rest are re-analysed (in worker processes when many).
+Deleting the database loses nothing: the next update rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from claimledger.kb.analyze import AnalyzedNote, analyze_file
+from claimledger.kb.notes import Problem
+from claimledger.schemas import schemas_fingerprint
+from claimledger.workspace import Workspace, config_to_dict
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+DB_NAME = "index.sqlite"
+# Below this many files to analyse, worker start-up costs more than it saves.
+PARALLEL_THRESHOLD = 400
+CHUNK = 200
+
+SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS notes(
+    id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, role TEXT, type TEXT, stem TEXT,
+    title TEXT, h1 TEXT, domain TEXT, confidence TEXT, status TEXT, description TEXT,
+    norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
+CREATE INDEX IF NOT EXISTS keys_key ON keys(key);
+CREATE INDEX IF NOT EXISTS keys_note ON keys(note_id);
+CREATE TABLE IF NOT EXISTS links(
+    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, heading TEXT,
+    block TEXT, alias TEXT, embed INTEGER, line INTEGER);
+CREATE INDEX IF NOT EXISTS links_key ON links(key);
+CREATE INDEX IF NOT EXISTS links_note ON links(note_id);
+CREATE TABLE IF NOT EXISTS problems(
+    note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
+CREATE INDEX IF NOT EXISTS problems_note ON problems(note_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2');
+"""
+NOTE_COLUMNS = (
+    "type stem title h1 domain confidence status description norm_path".split()
+)
+
+
+@dataclass
+class IndexStats:
+    """What an update did."""
+
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    touched: int = 0
+    unchanged: int = 0
+    rebuilt: bool = False
+    seconds: float = 0.0
+
+
+def db_path(ws: Workspace) -> Path:
+    return ws.cache_dir / DB_NAME
+
+
+def connect(ws: Workspace) -> sqlite3.Connection:
+    """Open the index database (creating its tables), with rows addressable by name."""
+    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(db_path(ws), timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.executescript(SCHEMA_SQL)
+    return conn
+
+
+@contextmanager
+def open_index(ws: Workspace, refresh: bool = True) -> Iterator[sqlite3.Connection]:
+    """A connection to an up-to-date index (refreshed first unless refresh=False)."""
+    if refresh:
+        update_index(ws)
+    with closing(connect(ws)) as conn:
+        yield conn
+
+
+def _fingerprint(ws: Workspace) -> str:
+    config = json.dumps(config_to_dict(ws.config), sort_keys=True, default=str)
+    schemas = schemas_fingerprint(ws.schemas_dir, ("claim", "source"))
+    return f"{INDEX_VERSION}:{schemas}:{hash_text(config)}"
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def update_index(
+    ws: Workspace, progress: Callable[[int, int], None] | None = None, rebuild: bool = False
+) -> IndexStats:
+    """Bring the index up to date with the note files; returns what changed."""
+    start = time.perf_counter()
+    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(ws.cache_dir / "index.lock"), timeout=120):
+        stats = _update_locked(ws, progress, rebuild)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def _update_locked(
+    ws: Workspace, progress: Callable[[int, int], None] | None, rebuild: bool
+) -> IndexStats:
+    stats = IndexStats()
+    try:
+        conn = connect(ws)
+    except sqlite3.DatabaseError:
+        log.warning("index database is damaged; rebuilding it from the files")
+        _remove_db(ws)
+        conn = connect(ws)
+    with closing(conn):
+        fingerprint = _fingerprint(ws)
+        if rebuild or _meta(conn, "fingerprint") != fingerprint:
+            _clear(conn)
+            stats.rebuilt = True
+        files = ws.note_files()
+        stats.files = len(files)
+        known = {
+            row["path"]: row
+            for row in conn.execute("SELECT id, path, role, size, mtime_ns, sha256 FROM notes")
+        }
+        changed = _changed_files(ws.root, files, known, stats)
+        analyzed = _analyze_all(ws, changed, known, stats, progress)
+        with conn:
+            _apply(conn, analyzed, known, set(known) - set(files), stats)
+            conn.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,)
+            )
+    return stats
+
+
+def _remove_db(ws: Workspace) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db_path(ws)) + suffix).unlink(missing_ok=True)
+
+
+def _meta(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _clear(conn: sqlite3.Connection) -> None:
+    with conn:
+        for table in ("notes", "keys", "links", "problems", "notes_fts", "meta"):
+            conn.execute(f"DELETE FROM {table}")
+
+
+def _changed_files(
+    root: Path, files: dict[str, str], known: dict[str, sqlite3.Row], stats: IndexStats
+) -> dict[str, str]:
+    """Files that are new, or whose size, mtime or role differ from the index."""
+    changed = {}
+    for rel, role in files.items():
+        row = known.get(rel)
+        try:
+            st = os.stat(root / rel)
+        except OSError:
+            continue
+        if row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns:
+            if row["role"] == role:
+                stats.unchanged += 1
+                continue
+        changed[rel] = role
+    return changed
+
+
+def _analyze_all(
+    ws: Workspace,
+    changed: dict[str, str],
+    known: dict[str, sqlite3.Row],
+    stats: IndexStats,
+    progress: Callable[[int, int], None] | None,
+) -> list[AnalyzedNote]:
+    items = sorted(changed.items())
+    results: list[AnalyzedNote] = []
+    for done, note in enumerate(_analyze_iter(ws, items), start=1):
+        if note is not None:
+            results.append(note)
+        if progress:
+            progress(done, len(items))
+    return results
+
+
+def _analyze_iter(ws: Workspace, items: list[tuple[str, str]]) -> Iterable[AnalyzedNote | None]:
+    if len(items) < PARALLEL_THRESHOLD or _worker_count() < 2:
+        for rel, role in items:
+            yield _safe_analyze(ws.root, rel, role, ws.schemas_dir)
+        return
+    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    with ProcessPoolExecutor(max_workers=_worker_count()) as pool:
+        jobs = [pool.submit(_analyze_chunk, ws.root, chunk, ws.schemas_dir) for chunk in chunks]
+        for job in jobs:
+            yield from job.result()
+
+
+def _worker_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _analyze_chunk(
+    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path
+) -> list[AnalyzedNote | None]:
+    return [_safe_analyze(root, rel, role, schemas_dir) for rel, role in chunk]
+
+
+def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote | None:
+    """Analyse a file; one that vanished or cannot be read is skipped with a log line."""
+    try:
+        return analyze_file(root, rel, role, schemas_dir)
+    except OSError as exc:
+        log.warning("%s: cannot read: %s", rel, exc.strerror or exc)
+        return None
+
+
+def _apply(
+    conn: sqlite3.Connection,
+    analyzed: list[AnalyzedNote],
+    known: dict[str, sqlite3.Row],
+    removed: set[str],
+    stats: IndexStats,
+) -> None:
+    for rel in removed:
+        _delete_note(conn, known[rel]["id"])
+        stats.removed += 1
+    for note in analyzed:
+        row = known.get(note.path)
+        if row is not None and row["sha256"] == note.sha256 and row["role"] == note.role:
+            conn.execute(
+                "UPDATE notes SET size = ?, mtime_ns = ? WHERE id = ?",
+                (note.size, note.mtime_ns, row["id"]),
+            )
+            stats.touched += 1
+            continue
+        if row is not None:
+            _delete_note(conn, row["id"])
+            stats.updated += 1
+        else:
+            stats.added += 1
+        _insert_note(conn, note)
+
+
+def _delete_note(conn: sqlite3.Connection, note_id: int) -> None:
+    for table in ("keys", "links", "problems"):
+        conn.execute(f"DELETE FROM {table} WHERE note_id = ?", (note_id,))
+    conn.execute("DELETE FROM notes_fts WHERE rowid = ?", (note_id,))
+    conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
+
+
+def _insert_note(conn: sqlite3.Connection, note: AnalyzedNote) -> None:
+    values = [note.fields[c] for c in NOTE_COLUMNS]
+    cursor = conn.execute(
+        f"INSERT INTO notes (path, role, {', '.join(NOTE_COLUMNS)}, metadata, size, mtime_ns, "
+        f"sha256) VALUES (?, ?, {', '.join('?' * len(NOTE_COLUMNS))}, ?, ?, ?, ?)",
+        (
+            note.path,
+            note.role,
+            *values,
+            json.dumps(note.metadata, ensure_ascii=False, default=str),
+            note.size,
+            note.mtime_ns,
+            note.sha256,
+        ),
+    )
+    note_id = cursor.lastrowid
+    conn.executemany(
+        "INSERT INTO keys VALUES (?, ?, ?)", [(key, note_id, kind) for key, kind in note.keys]
+    )
+    conn.executemany(
+        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (note_id, kind, lk.target, lk.key, lk.folder_path, lk.heading, lk.block, lk.alias,
+             int(lk.embed), lk.line)
+            for kind, lk in note.links
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO problems VALUES (?, ?, ?, ?)",
+        [(note_id, p.code, p.message, p.line) for p in note.problems],
+    )
+    conn.execute(
+        "INSERT INTO notes_fts (rowid, title, body) VALUES (?, ?, ?)",
+        (note_id, note.fields["title"], note.search_text),
+    )
+
+
+def stored_problems(conn: sqlite3.Connection) -> list[tuple[str, Problem]]:
+    """Per-file problems found while indexing (broken YAML, schema), by note path."""
+    rows = conn.execute(
+        "SELECT n.path, p.code, p.message, p.line FROM problems p JOIN notes n ON n.id = p.note_id"
+        " ORDER BY n.path, p.line"
+    )
+    return [(r["path"], Problem(r["code"], r["message"], r["line"])) for r in rows]

@@ -1,0 +1,160 @@
+"""Obsidian wiki-links, parsed with a markdown-it-py inline rule.
+
+Forms: [[T]], [[T|alias]], [[T#Heading]], [[T#^block]], [[folder/T]] and embeds ![[T]].
+Code spans and fenced or indented code hold no links, because markdown-it never runs inline
+rules inside them. Targets match titles and file stems case-insensitively, as in Obsidian.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+
+# Inline rules that cannot produce or hide a wiki-link are switched off for speed.
+UNUSED_INLINE = ["linkify", "strikethrough", "emphasis", "link", "image", "autolink", "entity"]
+UNUSED_CORE = ["linkify", "replacements", "smartquotes", "text_join"]
+FRONTMATTER_LINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+
+
+@dataclass(frozen=True)
+class Link:
+    """One wiki-link as written: its target, optional heading/block, alias and line."""
+
+    target: str
+    heading: str | None = None
+    block: str | None = None
+    alias: str | None = None
+    embed: bool = False
+    line: int = 0
+
+    @property
+    def key(self) -> str:
+        """The lookup key: the last path segment of the target, normalised."""
+        return normalize_key(self.target.rsplit("/", 1)[-1])
+
+    @property
+    def folder_path(self) -> str | None:
+        """For [[folder/T]], the normalised path the note's path must end with."""
+        return normalize_key(self.target) if "/" in self.target else None
+
+
+def normalize_key(text: str) -> str:
+    """Case-insensitive, Unicode-normalised form of a title, stem or link target."""
+    text = text.strip()
+    if text.lower().endswith(".md"):
+        text = text[:-3]
+    return unicodedata.normalize("NFC", text).casefold()
+
+
+def parse_link_text(inner: str, embed: bool = False, line: int = 0) -> Link | None:
+    """A Link from the text between [[ and ]]; None when it has no target."""
+    target, _, alias = inner.partition("|")
+    target, _, anchor = target.partition("#")
+    target = target.strip()
+    if not target and not anchor:
+        return None
+    heading = block = None
+    if anchor.startswith("^"):
+        block = anchor[1:].strip() or None
+    elif anchor:
+        heading = anchor.strip() or None
+    return Link(target, heading, block, alias.strip() or None, embed, line)
+
+
+def wikilink_rule(state: StateInline, silent: bool) -> bool:
+    """markdown-it inline rule: consume `[[...]]` or `![[...]]` on one line."""
+    start = state.pos
+    embed = state.src.startswith("![[", start)
+    if not embed and not state.src.startswith("[[", start):
+        return False
+    open_end = start + (3 if embed else 2)
+    close = state.src.find("]]", open_end)
+    if close < 0:
+        return False
+    inner = state.src[open_end:close]
+    if not inner.strip() or "\n" in inner or "[[" in inner:
+        return False
+    if not silent:
+        token = state.push("wikilink", "", 0)
+        token.content = inner
+        token.meta = {"embed": embed, "offset": start}
+    state.pos = close + 2
+    return True
+
+
+@lru_cache(maxsize=1)
+def markdown_parser() -> MarkdownIt:
+    """The shared parser: CommonMark blocks, code spans, and the wiki-link rule."""
+    md = MarkdownIt("commonmark")
+    md.disable(UNUSED_INLINE, ignoreInvalid=True)
+    md.disable(UNUSED_CORE, ignoreInvalid=True)
+    md.inline.ruler.before("backticks", "wikilink", wikilink_rule)
+    return md
+
+
+@dataclass(frozen=True)
+class BodyScan:
+    """What the index needs from a body: its links and its first level-1 heading."""
+
+    links: list[Link]
+    h1: str | None
+
+
+def scan_body(body: str, first_line: int = 1) -> BodyScan:
+    """Parse a note body once; line numbers are counted from `first_line`."""
+    tokens = markdown_parser().parse(body)
+    links: list[Link] = []
+    h1 = None
+    heading_level = None
+    for token in tokens:
+        if token.type == "heading_open":
+            heading_level = token.tag
+        elif token.type == "inline":
+            if heading_level == "h1" and h1 is None:
+                h1 = _plain_text(token.children or [])
+            heading_level = None
+            links.extend(_links_of(token, first_line))
+    return BodyScan(links, h1)
+
+
+def _links_of(inline: Any, first_line: int) -> list[Link]:
+    base = first_line + (inline.map[0] if inline.map else 0)
+    found = []
+    for child in inline.children or []:
+        if child.type != "wikilink":
+            continue
+        line = base + inline.content.count("\n", 0, child.meta["offset"])
+        link = parse_link_text(child.content, child.meta["embed"], line)
+        if link is not None:
+            found.append(link)
+    return found
+
+
+def _plain_text(children: list[Any]) -> str:
+    """A heading's text, with wiki-links shown as their alias or target."""
+    parts = []
+    for child in children:
+        if child.type == "wikilink":
+            link = parse_link_text(child.content)
+            parts.append((link.alias or link.target) if link else "")
+        else:
+            parts.append(child.content)
+    return "".join(parts).strip()
+
+
+def frontmatter_links(value: Any) -> list[Link]:
+    """Links named in a frontmatter field such as depends_on: "[[T]]", "T" or "T.md"."""
+    items = value if isinstance(value, list) else [value]
+    links = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            continue
+        inners = FRONTMATTER_LINK.findall(item) or [item]
+        links.extend(link for inner in inners if (link := parse_link_text(inner)))
+    return links

@@ -1,0 +1,131 @@
+"""Lint: every problem in the vault, each naming its file, line and kind.
+
+Per-file problems (broken YAML, schema violations, missing fields) come from the index, where
+they were found while analysing the file; vault-wide ones (dangling or ambiguous links,
+duplicate titles, title/file-name mismatches, depends_on cycles, unknown domains) are computed
+here from the index.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+from claimledger.kb.graph import build_graph, depends_on_cycles
+from claimledger.kb.index import stored_problems
+from claimledger.kb.resolve import Resolution, Resolver, resolve_links
+from claimledger.workspace import Workspace
+
+WARNINGS = frozenset({"title-mismatch", "ambiguous-link"})
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One lint finding, sortable by file and line."""
+
+    path: str
+    line: int
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> str:
+        return "warning" if self.code in WARNINGS else "error"
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self) | {"severity": self.severity}
+
+
+# A check takes the workspace, the index connection and the resolved links.
+Check = Callable[[Workspace, sqlite3.Connection, Resolution], Iterable[Finding]]
+
+
+def lint(ws: Workspace, conn: sqlite3.Connection, extra_checks: Iterable[Check] = ()) -> list[Finding]:
+    """All findings for the indexed vault, sorted by path and line."""
+    resolution = resolve_links(conn, Resolver(conn))
+    checks: list[Check] = [
+        _file_problems,
+        _link_problems,
+        _duplicate_titles,
+        _title_mismatches,
+        _unknown_domains,
+        _dependency_cycles,
+        *extra_checks,
+    ]
+    findings = {f for check in checks for f in check(ws, conn, resolution)}
+    return sorted(findings)
+
+
+def _file_problems(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    for path, problem in stored_problems(conn):
+        yield Finding(path, problem.line, problem.code, problem.message)
+
+
+def _paths(conn: sqlite3.Connection) -> dict[int, str]:
+    return dict(conn.execute("SELECT id, path FROM notes").fetchall())
+
+
+def _link_problems(
+    ws: Workspace, conn: sqlite3.Connection, resolution: Resolution
+) -> Iterable[Finding]:
+    paths = _paths(conn)
+    for link in resolution.dangling:
+        where = "" if link.kind == "link" else f" (in {link.kind})"
+        message = f"dangling link [[{link.target}]]{where}: no note has that title"
+        yield Finding(paths[link.source_id], link.line, "dangling-link", message)
+    for link, ids in resolution.ambiguous:
+        names = ", ".join(paths[i] for i in ids)
+        message = f"ambiguous link [[{link.target}]] matches {names}; using {paths[ids[0]]}"
+        yield Finding(paths[link.source_id], link.line, "ambiguous-link", message)
+
+
+def _duplicate_titles(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    rows = conn.execute(
+        "SELECT k.key, n.path FROM keys k JOIN notes n ON n.id = k.note_id"
+        " WHERE k.kind IN ('stem', 'title') AND k.key IN (SELECT key FROM keys"
+        " WHERE kind IN ('stem', 'title') GROUP BY key HAVING COUNT(DISTINCT note_id) > 1)"
+    )
+    by_key: dict[str, list[str]] = defaultdict(list)
+    for key, path in rows:
+        by_key[key].append(path)
+    for key, paths in by_key.items():
+        for path in sorted(paths):
+            others = ", ".join(p for p in sorted(paths) if p != path)
+            yield Finding(path, 0, "duplicate-title", f"title {key!r} is also used by {others}")
+
+
+def loose_title(text: str) -> str:
+    """A title with case, punctuation and hyphen-vs-space differences removed."""
+    return " ".join(re.sub(r"[^\w]+", " ", text.casefold()).split())
+
+
+def _title_mismatches(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    rows = conn.execute("SELECT path, stem, title, h1 FROM notes WHERE type = 'claim'")
+    for path, stem, title, h1 in rows:
+        for label, value in (("frontmatter title", title), ("H1", h1)):
+            if value and loose_title(value) != loose_title(stem):
+                message = f"{label} {value!r} differs from the file name {stem!r}"
+                yield Finding(path, 0, "title-mismatch", message)
+
+
+def _unknown_domains(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    allowed = set(ws.config.domains)
+    if not allowed:
+        return
+    rows = conn.execute("SELECT path, domain FROM notes WHERE type = 'claim' AND domain IS NOT NULL")
+    for path, domain in rows:
+        if domain not in allowed:
+            message = f"domain {domain!r} is not one of the configured domains (claimledger.toml)"
+            yield Finding(path, 0, "unknown-domain", message)
+
+
+def _dependency_cycles(
+    ws: Workspace, conn: sqlite3.Connection, resolution: Resolution
+) -> Iterable[Finding]:
+    graph = build_graph(conn, resolution)
+    for cycle in depends_on_cycles(graph):
+        chain = " -> ".join([*cycle, cycle[0]])
+        yield Finding(cycle[0], 0, "depends-cycle", f"circular depends_on: {chain}")

@@ -1,0 +1,244 @@
+"""Markdown notes with YAML frontmatter: a tolerant reader and a byte-preserving writer.
+
+A note is kept as four exact pieces of its text (opening fence, YAML, closing fence, body), so
+writing an unchanged note reproduces it byte for byte, and changing a field rewrites only that
+field's lines. Broken YAML is reported with its line and read again more leniently, so a
+note with a bad frontmatter is still indexed by title, body and links.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import yaml
+
+from claimledger.errors import NoteError
+
+# Obsidian recognises frontmatter only when `---` is the very first line.
+OPENING = re.compile(r"\A---[ \t]*\r?\n")
+CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+TOP_LEVEL_KEY = re.compile(r"^([^\s#'\"\-][^:\n]*?|'[^'\n]*'|\"[^\"\n]*\"):(?=[ \t]|\r?$)")
+LINE_FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)\s*$")
+YAML_HANDLER = frontmatter.YAMLHandler()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with a note, at a 1-based line of the file (0 = whole file)."""
+
+    code: str
+    message: str
+    line: int = 0
+
+
+@dataclass
+class Note:
+    """A parsed note: its exact text pieces plus the metadata read from the YAML."""
+
+    head: str  # the opening `---` line, or "" when the note has no frontmatter
+    yaml_text: str  # the frontmatter between the fences, as written
+    tail: str  # the closing fence line
+    body: str  # everything after the closing fence, byte for byte
+    metadata: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The note's full text; equal to the input when nothing was changed."""
+        return self.head + self.yaml_text + self.tail + self.body
+
+    @property
+    def body_line(self) -> int:
+        """The 1-based line number of the body's first line in the file."""
+        return (self.head + self.yaml_text + self.tail).count("\n") + 1
+
+    @property
+    def has_frontmatter(self) -> bool:
+        return bool(self.head)
+
+    def field_lines(self) -> dict[str, int]:
+        """The 1-based file line of each top-level frontmatter field."""
+        lines = {}
+        for number, line in enumerate(self.yaml_text.splitlines(), start=self.head.count("\n") + 1):
+            match = TOP_LEVEL_KEY.match(line)
+            if match:
+                lines.setdefault(match.group(1).strip("'\""), number)
+        return lines
+
+    def set_fields(self, updates: dict[str, Any], remove: tuple[str, ...] = ()) -> None:
+        """Change, add or remove top-level fields, leaving every other line as it was."""
+        yaml_text = self.yaml_text
+        for key in remove:
+            yaml_text = _replace_block(yaml_text, key, "")
+        for key, value in updates.items():
+            yaml_text = _replace_block(yaml_text, key, dump_field(key, value))
+        if not self.head:
+            self.head, self.tail = "---\n", "---\n"
+        self.yaml_text = yaml_text
+        self.metadata = {k: v for k, v in self.metadata.items() if k not in remove}
+        self.metadata.update(updates)
+
+
+def parse_text(text: str) -> Note:
+    """Split a note into its pieces and read its frontmatter, never raising on bad YAML."""
+    opening = OPENING.match(text)
+    closing = CLOSING.search(text, opening.end()) if opening else None
+    if not opening or not closing:
+        return Note(head="", yaml_text="", tail="", body=text)
+    note = Note(
+        head=text[: opening.end()],
+        yaml_text=text[opening.end() : closing.start()],
+        tail=closing.group(0),
+        body=text[closing.end() :],
+    )
+    note.metadata, note.problems = load_yaml(note.yaml_text, first_line=2)
+    return note
+
+
+def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list[Problem]]:
+    """Read frontmatter YAML; on error report it and fall back to strings, then to lines."""
+    try:
+        data = YAML_HANDLER.load(yaml_text) if yaml_text.strip() else {}
+    except yaml.YAMLError as exc:
+        problem = _yaml_problem(exc, first_line)
+        return _lenient_yaml(yaml_text), [problem]
+    except ValueError as exc:  # e.g. a date such as 2026-02-00 that YAML reads as a timestamp
+        message = f"broken YAML: {exc}"
+        line = first_line + _line_of_bad_date(yaml_text)
+        return _lenient_yaml(yaml_text), [Problem("broken-yaml", message, line)]
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return {}, [Problem("broken-yaml", "frontmatter is not a mapping of fields", first_line)]
+    return {str(k): v for k, v in data.items()}, []
+
+
+def _yaml_problem(exc: yaml.YAMLError, first_line: int) -> Problem:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = first_line + mark.line if mark is not None else first_line
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return Problem("broken-yaml", f"broken YAML: {reason}", line)
+
+
+def _line_of_bad_date(yaml_text: str) -> int:
+    for number, line in enumerate(yaml_text.splitlines()):
+        if re.search(r"\b\d{4}-\d{2}-00\b|\b\d{4}-00-\d{2}\b", line):
+            return number
+    return 0
+
+
+def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
+    """YAML's BaseLoader (every scalar a string) or, failing that, `key: value` lines."""
+    try:
+        data = yaml.load(yaml_text, Loader=yaml.BaseLoader)
+        if isinstance(data, dict):
+            return data
+    except yaml.YAMLError:
+        pass
+    fields: dict[str, Any] = {}
+    for line in yaml_text.splitlines():
+        match = LINE_FIELD.match(line)
+        if match:
+            fields.setdefault(match.group(1), match.group(2).strip("'\""))
+    return fields
+
+
+def _block_span(yaml_text: str, key: str) -> tuple[int, int] | None:
+    """Character span of a top-level key's lines: the key line and its continuation lines
+    (indented, or `- item` at column 0), without the blank lines that follow it."""
+    offset, start, end = 0, None, 0
+    for line in yaml_text.splitlines(keepends=True):
+        if start is None:
+            match = TOP_LEVEL_KEY.match(line)
+            if match and match.group(1).strip("'\"") == key:
+                start, end = offset, offset + len(line)
+        elif line.strip() and not _continues_block(line):
+            break
+        elif line.strip():
+            end = offset + len(line)
+        offset += len(line)
+    return (start, end) if start is not None else None
+
+
+def _continues_block(line: str) -> bool:
+    return line[0] in " \t" or line.startswith("- ") or line.rstrip("\r\n") == "-"
+
+
+def _replace_block(yaml_text: str, key: str, new_block: str) -> str:
+    span = _block_span(yaml_text, key)
+    if span is None:
+        if not new_block:
+            return yaml_text
+        separator = "" if not yaml_text or yaml_text.endswith("\n") else "\n"
+        return yaml_text + separator + new_block
+    start, end = span
+    return yaml_text[:start] + new_block + yaml_text[end:]
+
+
+def dump_field(key: str, value: Any) -> str:
+    """One field as block YAML, the way Obsidian writes properties (lists one per line)."""
+    return yaml.safe_dump(
+        {key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False, width=math.inf
+    )
+
+
+def render_note(metadata: dict[str, Any], body: str) -> str:
+    """A new note's text from fields (in the given order) and a body."""
+    yaml_text = "".join(dump_field(k, v) for k, v in metadata.items() if v is not None)
+    return f"---\n{yaml_text}---\n{body}"
+
+
+def json_safe(value: Any) -> Any:
+    """Frontmatter values as JSON types: dates become ISO strings, keys strings."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return value
+
+
+def read_note(path: Path) -> Note:
+    """Read and parse a note file; undecodable bytes are an error naming the file."""
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return parse_text(handle.read())
+    except UnicodeDecodeError as exc:
+        raise NoteError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path) from exc
+    except OSError as exc:
+        raise NoteError(f"cannot read: {exc.strerror}", path) from exc
+
+
+def write_text_atomic(path: Path, text: str, exclusive: bool = False) -> None:
+    """Write via a temporary file in the same folder and rename, so readers never see half.
+
+    With exclusive=True an existing file is never replaced: FileExistsError instead."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if exclusive:
+            os.link(tmp, path)  # atomic, and fails when the name is taken
+        else:
+            os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+def write_note(path: Path, note: Note) -> None:
+    """Write a note atomically, byte for byte as its pieces say."""
+    write_text_atomic(path, note.text)
