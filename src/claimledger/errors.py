@@ -40,3 +40,15 @@ class AmbiguousError(ClaimledgerError):
 
 class TrainerError(ClaimledgerError):
     """The trainer's data cannot be prepared or its options are invalid."""
+
+
+class RecordError(ClaimledgerError):
+    """A ledger record is invalid, corrupted or cannot be written."""
+
+
+class LeaseHeldError(ClaimledgerError):
+    """A proposal is already leased by another agent until a later time."""
+
+
+class SyncError(ClaimledgerError):
+    """Synchronising the ledger with a git remote failed."""
