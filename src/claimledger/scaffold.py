@@ -129,8 +129,12 @@ def _write_config(root: Path, config: Config, result: InitResult) -> None:
 
 
 def _make_folders(root: Path, layout: Layout, result: InitResult) -> None:
-    for folder in (layout.claims_dir, layout.inbox_dir, f"{layout.ledger_dir}/records",
-                   f"{layout.ledger_dir}/proposals"):
+    for folder in (
+        layout.claims_dir,
+        layout.inbox_dir,
+        f"{layout.ledger_dir}/records",
+        f"{layout.ledger_dir}/proposals",
+    ):
         path = root / folder
         if not path.exists():
             path.mkdir(parents=True)

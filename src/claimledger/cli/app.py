@@ -81,5 +81,7 @@ def main(ctx: click.Context, workspace_path: Path | None, verbose: int) -> None:
       claimledger search "warmup"  # full-text search over claims
     """
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(level, logging.DEBUG), format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = State(workspace_path)

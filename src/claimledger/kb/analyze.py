@@ -86,7 +86,9 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
     result.keys = _keys(stem, title, scan.h1, metadata.get("aliases"))
     result.links = [("link", link) for link in scan.links] + _field_links(metadata)
     lines = note.field_lines()
-    result.problems = list(note.problems) + _schema_problems(note_type, metadata, schemas_dir, lines)
+    result.problems = list(note.problems) + _schema_problems(
+        note_type, metadata, schemas_dir, lines
+    )
     if not note.has_frontmatter and result.role == "source":
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
     description = result.fields["description"] or ""

@@ -54,9 +54,17 @@ CREATE INDEX IF NOT EXISTS problems_note ON problems(note_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
-NOTE_COLUMNS = (
-    "type stem title h1 domain confidence status description norm_path".split()
-)
+NOTE_COLUMNS = [
+    "type",
+    "stem",
+    "title",
+    "h1",
+    "domain",
+    "confidence",
+    "status",
+    "description",
+    "norm_path",
+]
 
 
 @dataclass
@@ -144,9 +152,7 @@ def _update_locked(
         analyzed = _analyze_all(ws, changed, known, stats, progress)
         with conn:
             _apply(conn, analyzed, known, set(known) - set(files), stats)
-            conn.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,)
-            )
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
     return stats
 
 
@@ -177,10 +183,10 @@ def _changed_files(
             st = os.stat(root / rel)
         except OSError:
             continue
-        if row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns:
-            if row["role"] == role:
-                stats.unchanged += 1
-                continue
+        same_stat = row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
+        if same_stat and row["role"] == role:
+            stats.unchanged += 1
+            continue
         changed[rel] = role
     return changed
 
@@ -292,8 +298,18 @@ def _insert_note(conn: sqlite3.Connection, note: AnalyzedNote) -> None:
     conn.executemany(
         "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (note_id, kind, lk.target, lk.key, lk.folder_path, lk.heading, lk.block, lk.alias,
-             int(lk.embed), lk.line)
+            (
+                note_id,
+                kind,
+                lk.target,
+                lk.key,
+                lk.folder_path,
+                lk.heading,
+                lk.block,
+                lk.alias,
+                int(lk.embed),
+                lk.line,
+            )
             for kind, lk in note.links
         ],
     )

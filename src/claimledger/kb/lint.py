@@ -43,7 +43,9 @@ class Finding:
 Check = Callable[[Workspace, sqlite3.Connection, Resolution], Iterable[Finding]]
 
 
-def lint(ws: Workspace, conn: sqlite3.Connection, extra_checks: Iterable[Check] = ()) -> list[Finding]:
+def lint(
+    ws: Workspace, conn: sqlite3.Connection, extra_checks: Iterable[Check] = ()
+) -> list[Finding]:
     """All findings for the indexed vault, sorted by path and line."""
     resolution = resolve_links(conn, Resolver(conn))
     checks: list[Check] = [
@@ -115,7 +117,9 @@ def _unknown_domains(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> 
     allowed = set(ws.config.domains)
     if not allowed:
         return
-    rows = conn.execute("SELECT path, domain FROM notes WHERE type = 'claim' AND domain IS NOT NULL")
+    rows = conn.execute(
+        "SELECT path, domain FROM notes WHERE type = 'claim' AND domain IS NOT NULL"
+    )
     for path, domain in rows:
         if domain not in allowed:
             message = f"domain {domain!r} is not one of the configured domains (claimledger.toml)"

@@ -28,6 +28,7 @@ CLOSING = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 TOP_LEVEL_KEY = re.compile(r"^([^\s#'\"\-][^:\n]*?|'[^'\n]*'|\"[^\"\n]*\"):(?=[ \t]|\r?$)")
 LINE_FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)\s*$")
 YAML_HANDLER = frontmatter.YAMLHandler()
+UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
 @dataclass(frozen=True)
@@ -185,9 +186,26 @@ def _replace_block(yaml_text: str, key: str, new_block: str) -> str:
 
 def dump_field(key: str, value: Any) -> str:
     """One field as block YAML, the way Obsidian writes properties (lists one per line)."""
+    # PyYAML writes Unicode line breaks (NEL, LS, PS) raw, and they read back as spaces;
+    # escaping non-ASCII for such a field keeps the value exact.
+    exotic = _has_unicode_break(value)
     return yaml.safe_dump(
-        {key: value}, sort_keys=False, allow_unicode=True, default_flow_style=False, width=math.inf
+        {key: value},
+        sort_keys=False,
+        allow_unicode=not exotic,
+        default_flow_style=False,
+        width=math.inf,
     )
+
+
+def _has_unicode_break(value: Any) -> bool:
+    if isinstance(value, str):
+        return any(c in value for c in UNICODE_BREAKS)
+    if isinstance(value, dict):
+        return any(_has_unicode_break(k) or _has_unicode_break(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_unicode_break(v) for v in value)
+    return False
 
 
 def render_note(metadata: dict[str, Any], body: str) -> str:

@@ -90,7 +90,9 @@ def backlinks(conn: sqlite3.Connection, note_id: int) -> list[dict[str, Any]]:
     for link in link_rows(conn, f"WHERE key IN ({marks})", tuple(keys)):
         ids, _ = resolver.resolve(link)
         if ids and ids[0] == note_id:
-            found.append({"kind": link.kind, "path": _path(conn, link.source_id), "line": link.line})
+            found.append(
+                {"kind": link.kind, "path": _path(conn, link.source_id), "line": link.line}
+            )
     return sorted(found, key=lambda b: (b["path"], b["line"]))
 
 

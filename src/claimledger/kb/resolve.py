@@ -91,9 +91,11 @@ class Resolver:
         (two equally close candidates)."""
         near = self.path_of(link.source_id)
         ids = self.candidates(link.key, link.folder, near)
-        ambiguous = len(ids) > 1 and self._distance(
-            self.paths[ids[0]], near
-        )[0] == self._distance(self.paths[ids[1]], near)[0]
+        ambiguous = (
+            len(ids) > 1
+            and self._distance(self.paths[ids[0]], near)[0]
+            == self._distance(self.paths[ids[1]], near)[0]
+        )
         return ids, ambiguous
 
     def path_of(self, note_id: int) -> str | None:

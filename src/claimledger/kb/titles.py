@@ -21,7 +21,9 @@ MAX_TITLE_CHARS = 200
 MAX_NAME_BYTES = 250  # most file systems allow 255 bytes; ".md" and a margin come off
 # Forbidden by Windows, macOS or Obsidian links (# ^ [ ] | break [[links]]).
 FORBIDDEN_CHARS = set('/\\:*?"<>|#^[]')
-RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {f"{p}{i}" for p in ("com", "lpt") for i in range(10)}
+RESERVED_NAMES = {"con", "prn", "aux", "nul"} | {
+    f"{p}{i}" for p in ("com", "lpt") for i in range(10)
+}
 SAFE_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

@@ -1,0 +1,103 @@
+"""The SQLite index: incremental updates, rebuild from files, damage recovery."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from claimledger.kb import open_index, search_notes, show_note, update_index
+from claimledger.workspace import Workspace
+
+
+def count(ws: Workspace, table: str) -> int:
+    with open_index(ws, refresh=False) as conn:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_every_seed_note_is_indexed_and_a_second_run_reads_nothing(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    first = update_index(ws)
+    notes = len(list((workspace / "kb").rglob("*.md"))) + len(
+        list((workspace / "inbox").rglob("*.md"))
+    )
+    assert first.added == notes and first.rebuilt
+    second = update_index(ws)
+    assert second.unchanged == notes and second.added == second.updated == 0
+
+
+def test_changed_added_and_removed_files_are_picked_up(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    victim = next((workspace / "kb").rglob("*.md"))
+    victim.write_text(victim.read_text() + "\nNew words: zyzzyva.\n")
+    os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
+    write(workspace / "kb" / "data" / "Fresh claim.md", "---\ntype: claim\n---\n[[Nowhere]]\n")
+    removed = next((workspace / "inbox").glob("*.md"))
+    removed.unlink()
+    stats = update_index(ws)
+    assert (stats.updated, stats.added, stats.removed) == (1, 1, 1)
+    with open_index(ws, refresh=False) as conn:
+        assert search_notes(conn, "zyzzyva")[0]["path"] == ws.relative(victim)
+
+
+def test_touched_file_with_same_bytes_is_only_restamped(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    note = next((workspace / "kb").rglob("*.md"))
+    os.utime(note, ns=(note.stat().st_atime_ns, note.stat().st_mtime_ns + 10**9))
+    stats = update_index(ws)
+    assert stats.touched == 1 and stats.updated == 0
+
+
+def test_deleting_the_cache_loses_nothing(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    before = count(ws, "links"), count(ws, "notes")
+    for path in (workspace / ".claimledger").iterdir():
+        path.unlink()
+    update_index(ws)
+    assert (count(ws, "links"), count(ws, "notes")) == before
+
+
+def test_a_damaged_database_is_rebuilt(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    db = workspace / ".claimledger" / "index.sqlite"
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 100)
+    stats = update_index(ws)
+    assert stats.rebuilt and count(ws, "notes") == stats.files
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_show_gives_links_and_backlinks(workspace: Path) -> None:
+    write(
+        workspace / "kb" / "data" / "Alpha claim.md",
+        "---\ntype: claim\n---\n# Alpha claim\n\nsee [[beta CLAIM|b]]\n",
+    )
+    write(
+        workspace / "kb" / "data" / "Beta claim.md",
+        "---\ntype: claim\ndepends_on: ['[[Alpha claim]]']\n---\nback to [[Alpha claim#Top]]\n",
+    )
+    ws = Workspace.open(workspace)
+    with open_index(ws) as conn:
+        alpha = show_note(ws, conn, "alpha claim")
+    assert alpha["links"][0]["path"] == "kb/data/Beta claim.md"
+    kinds = sorted(b["kind"] for b in alpha["backlinks"])
+    assert kinds == ["depends_on", "link"]
+    assert alpha["body"].startswith("# Alpha claim")
+
+
+def test_search_survives_fts_syntax_in_queries(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    with open_index(ws) as conn:
+        for query in ['"unbalanced', "AND OR NOT", "lr-warmup*", "()", ""]:
+            search_notes(conn, query)
+        assert search_notes(conn, "learning rate warmup", note_type="claim")

@@ -1,0 +1,67 @@
+"""Wiki-links: every Obsidian form, nothing inside code, line numbers, frontmatter fields."""
+
+from __future__ import annotations
+
+from claimledger.kb.links import frontmatter_links, normalize_key, scan_body
+
+BODY = """# The [[Title]] heading
+
+See [[Plain]], [[Target|an alias]], [[Target#Some heading]], [[Target#^block-1]],
+[[folder/Sub note]] and the embed ![[Diagram.png]].
+
+Inline `[[not a link]]` and an escaped \\[[not either]].
+
+```python
+x = "[[fenced, not a link]]"
+```
+
+    [[indented code, not a link]]
+
+[[Broken
+over lines]] and [[]] are not links.
+"""
+
+
+def links_by_target() -> dict[str, object]:
+    return {link.target: link for link in scan_body(BODY, first_line=10).links}
+
+
+def test_all_obsidian_forms_are_found_and_code_is_skipped() -> None:
+    links = links_by_target()
+    assert set(links) == {"Title", "Plain", "Target", "folder/Sub note", "Diagram.png"}
+    assert not any("link" in target or "either" in target for target in links)
+
+
+def test_alias_heading_block_and_embed_are_parsed() -> None:
+    found = [link for link in scan_body(BODY).links if link.target == "Target"]
+    assert [lk.alias for lk in found] == ["an alias", None, None]
+    assert [lk.heading for lk in found] == [None, "Some heading", None]
+    assert [lk.block for lk in found] == [None, None, "block-1"]
+    assert links_by_target()["Diagram.png"].embed
+
+
+def test_line_numbers_count_from_the_body_start() -> None:
+    links = links_by_target()
+    assert links["Title"].line == 10
+    assert links["Plain"].line == 12
+    assert links["folder/Sub note"].line == 13
+
+
+def test_h1_is_read_with_links_as_text() -> None:
+    assert scan_body(BODY).h1 == "The Title heading"
+
+
+def test_folder_links_keep_the_path_and_key_on_the_last_segment() -> None:
+    link = links_by_target()["folder/Sub note"]
+    assert link.key == "sub note"
+    assert link.folder_path == "folder/sub note"
+
+
+def test_keys_are_case_and_extension_insensitive() -> None:
+    assert normalize_key("QK-Norm Helps.md") == normalize_key("qk-norm helps")
+    assert normalize_key("Straße") == normalize_key("STRASSE")
+
+
+def test_frontmatter_links_accept_wikilinks_plain_titles_and_file_names() -> None:
+    links = frontmatter_links(["[[A claim]]", "B claim", "c-claim.md", "", 3])
+    assert [link.key for link in links] == ["a claim", "b claim", "c-claim"]

@@ -1,0 +1,142 @@
+"""Notes: tolerant parsing, byte-exact round trips, field edits that leave the rest alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claimledger.kb.notes import parse_text, read_note, render_note, write_note
+
+NOTE = """---
+type: claim
+# a comment the writer must keep
+domain: optimizer
+tags:
+- lr
+- warmup
+created: 2026-11-22
+custom_field: {nested: [1, 2]}
+---
+
+# Title
+
+Body with [[a link]].
+"""
+
+
+def test_unchanged_note_is_written_back_byte_for_byte(tmp_path: Path) -> None:
+    path = tmp_path / "n.md"
+    path.write_bytes(NOTE.replace("\n", "\r\n").encode())
+    write_note(path, read_note(path))
+    assert path.read_bytes() == NOTE.replace("\n", "\r\n").encode()
+
+
+def test_set_fields_changes_only_the_named_field() -> None:
+    note = parse_text(NOTE)
+    note.set_fields({"tags": ["schedule"], "confidence": "likely"})
+    assert "# a comment the writer must keep" in note.text
+    assert "custom_field: {nested: [1, 2]}" in note.text
+    assert note.body == parse_text(NOTE).body
+    again = parse_text(note.text)
+    assert again.metadata["tags"] == ["schedule"]
+    assert again.metadata["confidence"] == "likely"
+    assert again.metadata["created"] == dt.date(2026, 11, 22)
+
+
+def test_remove_field() -> None:
+    note = parse_text(NOTE)
+    note.set_fields({}, remove=("tags",))
+    assert "tags" not in parse_text(note.text).metadata
+    assert "- lr" not in note.text
+
+
+def test_broken_yaml_is_reported_with_its_line_and_fields_still_read() -> None:
+    text = "---\ntype: claim\ndomain: optimizer\nbad: [unclosed\n---\nbody [[x]]\n"
+    note = parse_text(text)
+    assert note.problems and note.problems[0].code == "broken-yaml"
+    assert note.problems[0].line in (4, 5)
+    assert note.metadata["type"] == "claim"
+    assert note.body == "body [[x]]\n"
+
+
+def test_impossible_date_is_reported_and_kept_as_text() -> None:
+    note = parse_text("---\ntype: source\ndate: 2026-02-00\n---\n")
+    assert note.problems[0].code == "broken-yaml"
+    assert note.problems[0].line == 3
+    assert note.metadata["date"] == "2026-02-00"
+
+
+def test_note_without_frontmatter_is_all_body() -> None:
+    note = parse_text("# Just a map\n\n- [[a]]\n")
+    assert not note.has_frontmatter and note.metadata == {}
+    assert note.text == "# Just a map\n\n- [[a]]\n"
+
+
+def test_unclosed_frontmatter_is_body() -> None:
+    text = "---\ntype: claim\nno closing fence\n"
+    assert parse_text(text).body == text
+
+
+def test_render_note_round_trips() -> None:
+    meta = {"type": "claim", "depends_on": ["[[A claim]]"], "created": dt.date(2026, 1, 2)}
+    note = parse_text(render_note(meta, "\n# T\n"))
+    assert note.metadata == meta and not note.problems
+
+
+# Property tests: random frontmatter and markdown never crash the parser and lose no byte.
+keys = st.from_regex(r"[a-z][a-z_]{0,10}", fullmatch=True)
+scalars = st.one_of(
+    st.text(max_size=30),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.dates(),
+    st.floats(allow_nan=False),
+)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4), max_leaves=8)
+PIECES = [*"ab #-*`[]|!^\n\r\t:{}'\"~>é\x00", "[[", "]]", "```", "---", "\n---\n", "key: "]
+markdown = st.lists(st.sampled_from(PIECES), max_size=80).map("".join)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(text=st.text(max_size=400))
+def test_any_text_parses_and_reproduces_itself(text: str) -> None:
+    assert parse_text(text).text == text
+
+
+@settings(max_examples=1500, deadline=None)
+@given(yaml_text=markdown, body=markdown)
+def test_frontmatter_shaped_text_reproduces_itself(yaml_text: str, body: str) -> None:
+    text = f"---\n{yaml_text}\n---\n{body}"
+    note = parse_text(text)
+    assert note.text == text
+    assert isinstance(note.metadata, dict)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    meta=st.dictionaries(keys, values, max_size=6),
+    body=markdown,
+    updates=st.dictionaries(keys, values, max_size=3),
+)
+def test_parse_write_parse_keeps_fields_and_body(meta: dict, body: str, updates: dict) -> None:
+    text = render_note(meta, body)
+    note = parse_text(text)
+    expected = {k: v for k, v in meta.items() if v is not None}
+    assert note.metadata == expected
+    assert note.body == body
+    note.set_fields(updates)
+    again = parse_text(note.text)
+    assert not again.problems
+    assert again.metadata == {**expected, **updates}
+    assert again.body == body
+
+
+def test_yaml_library_agrees_on_rendered_frontmatter() -> None:
+    text = render_note({"title": "a: b # not a comment", "x": ["[[y]]"]}, "")
+    fm = text.split("---\n")[1]
+    assert yaml.safe_load(fm) == {"title": "a: b # not a comment", "x": ["[[y]]"]}

@@ -1,0 +1,57 @@
+"""Workspace discovery, configuration and `init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from claimledger.errors import ConfigError, WorkspaceNotFoundError
+from claimledger.scaffold import init_workspace
+from claimledger.workspace import Workspace, glob_to_regex
+
+
+def test_root_is_found_from_any_subfolder(workspace: Path) -> None:
+    deep = workspace / "kb" / "optimizer"
+    assert Workspace.open(deep).root == workspace.resolve()
+
+
+def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceNotFoundError, match="claimledger init"):
+        Workspace.open(tmp_path)
+
+
+def test_bad_config_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "claimledger.toml").write_text("[layout]\nclaimz = ['x']\n")
+    with pytest.raises(ConfigError, match="claimz") as error:
+        Workspace.open(tmp_path)
+    assert error.value.path.endswith("claimledger.toml")
+    (tmp_path / "claimledger.toml").write_text("[layout\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        Workspace.open(tmp_path)
+
+
+def test_globs_match_nested_and_top_level_files() -> None:
+    pattern = glob_to_regex("kb/**/*.md")
+    assert pattern.match("kb/a.md") and pattern.match("kb/x/y/a.md")
+    assert not pattern.match("kbx/a.md") and not pattern.match("kb/a.md.bak")
+
+
+def test_init_makes_a_fresh_workspace_once(tmp_path: Path) -> None:
+    root = tmp_path / "new"
+    first = init_workspace(root, git=True)
+    assert not first.existing_vault
+    for folder in ("kb", "inbox", "ledger/records", "ledger/proposals", "schemas"):
+        assert (root / folder).is_dir()
+    assert (root / "schemas" / "claim.schema.json").is_file()
+    assert ".claimledger/" in (root / ".gitignore").read_text()
+    assert (root / ".git").exists()
+    assert Workspace.open(root).root == root.resolve()
+    assert init_workspace(root).created == []
+
+
+def test_hidden_folders_are_not_walked(workspace: Path) -> None:
+    hidden = workspace / "kb" / ".obsidian" / "x.md"
+    hidden.parent.mkdir()
+    hidden.write_text("---\ntype: claim\n---\n")
+    assert not any(".obsidian" in f for f in Workspace.open(workspace).claim_files())
