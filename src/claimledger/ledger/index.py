@@ -1,0 +1,300 @@
+"""The rebuildable SQLite index of the ledger at .claimledger/ledger.sqlite.
+
+The record files are the truth; this index only makes queries fast, and deleting it loses
+nothing. It is updated incrementally: a refresh lists the record folders whose modification
+time changed since the last refresh (adding or removing a file changes its folder's time), and
+indexes the files it has not seen. A file that is corrupted, edited, not canonical or invalid
+against its schema is kept out of the queries and remembered with its problem, for `verify`.
+
+Many processes may refresh at once: updates take a file lock and SQLite runs in WAL mode, so
+readers never wait for a writer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from filelock import FileLock
+
+from claimledger.ledger.indexrows import FileRow, decode_files, insert_rows
+from claimledger.ledger.records import schemas_version
+from claimledger.ledger.store import records_dir, remove_stale_temp
+from claimledger.workspace import Workspace
+
+INDEX_VERSION = "1"
+INDEX_NAME = "ledger.sqlite"
+LOCK_NAME = "ledger.sqlite.lock"
+SHARD_PATTERN = re.compile(r"[0-9a-f]{2}")
+# A folder whose time is this recent may still change within the same clock tick as our
+# look at it, unnoticed; such a folder is scanned again next time (as git does for racy files).
+RACY_NS = 3_000_000_000
+
+TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    name TEXT PRIMARY KEY, shard TEXT NOT NULL, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, problem TEXT);
+CREATE INDEX IF NOT EXISTS files_shard ON files (shard);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, supersedes TEXT,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
+CREATE TABLE IF NOT EXISTS superseded (
+    target TEXT NOT NULL, by_id TEXT NOT NULL, PRIMARY KEY (target, by_id));
+CREATE INDEX IF NOT EXISTS superseded_by ON superseded (by_id);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, platform TEXT NOT NULL, branch TEXT NOT NULL, status TEXT NOT NULL,
+    val_bpb REAL, commit_ TEXT NOT NULL, parent_commit TEXT, agent TEXT NOT NULL,
+    started TEXT, source_row INTEGER, proposal TEXT);
+CREATE INDEX IF NOT EXISTS runs_best ON runs (platform, status, branch, val_bpb);
+CREATE INDEX IF NOT EXISTS runs_branch ON runs (branch, platform);
+CREATE TABLE IF NOT EXISTS adopts (
+    id TEXT PRIMARY KEY, branch TEXT NOT NULL, from_branch TEXT NOT NULL,
+    commit_ TEXT NOT NULL, platform TEXT, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS leases (
+    id TEXT PRIMARY KEY, proposal TEXT NOT NULL, agent TEXT NOT NULL, since TEXT NOT NULL,
+    until TEXT NOT NULL, created TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS leases_proposal ON leases (proposal);
+"""
+DATA_TABLES = ("shards", "files", "records", "superseded", "runs", "adopts", "leases")
+
+
+@dataclass
+class RefreshResult:
+    """What one refresh did: folders scanned, files (re)indexed and removed, problems met."""
+
+    shards_scanned: int = 0
+    indexed: int = 0
+    removed: int = 0
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def index_path(ws: Workspace) -> Path:
+    """The SQLite file of the ledger index."""
+    return ws.cache_dir / INDEX_NAME
+
+
+def _connect(ws: Workspace) -> sqlite3.Connection:
+    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(index_path(ws), timeout=60, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+@contextmanager
+def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
+    """A connection to an index that is up to date with the record folders."""
+    refresh(ws)
+    conn = _connect(ws)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _writing(ws: Workspace) -> Iterator[sqlite3.Connection]:
+    """The lock and a connection for updating the index, its tables created and current."""
+    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    with FileLock(ws.cache_dir / LOCK_NAME):
+        conn = _connect(ws)
+        try:
+            _ensure_tables(conn, _fingerprint(ws))
+            yield conn
+        finally:
+            conn.close()
+
+
+def _fingerprint(ws: Workspace) -> str:
+    """What the index content depends on besides the files: its format and the schemas."""
+    return f"{INDEX_VERSION}:{schemas_version(ws.schemas_dir)}:{records_dir(ws)}"
+
+
+def _ensure_tables(conn: sqlite3.Connection, fingerprint: str) -> None:
+    conn.executescript(TABLES)
+    row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+    if row is None or row[0] != fingerprint:
+        # New schemas or a new index format: every file is validated again.
+        _clear(conn)
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+
+
+def _clear(conn: sqlite3.Connection) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    for table in DATA_TABLES:
+        conn.execute(f"DELETE FROM {table}")
+    conn.execute("COMMIT")
+
+
+def refresh(ws: Workspace, full: bool = False) -> RefreshResult:
+    """Bring the index up to date: new files indexed, removed ones dropped.
+
+    By default only folders whose time changed are looked at (milliseconds when nothing
+    changed). `full` also reads again every file, catching edits made in place.
+    """
+    current = _shard_times(records_dir(ws))
+    if not full and not _changed_shards(ws, current):
+        return RefreshResult()
+    with _writing(ws) as conn:
+        stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
+        changed = [s for s in current if full or stored.get(s) != current[s]]
+        gone = [s for s in stored if s not in current]
+        result = RefreshResult(shards_scanned=len(changed))
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for shard in gone:
+                result.removed += _drop_names(conn, _names_in_shard(conn, shard))
+                conn.execute("DELETE FROM shards WHERE name = ?", (shard,))
+            _scan_shards(ws, conn, changed, current, full, result)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return result
+
+
+def rebuild(ws: Workspace) -> RefreshResult:
+    """Forget everything indexed and index every record file again."""
+    with _writing(ws) as conn:
+        _clear(conn)
+    return refresh(ws)
+
+
+def _changed_shards(ws: Workspace, current: dict[str, int]) -> bool:
+    """Whether any record folder appeared, disappeared or changed, read without the lock."""
+    if not index_path(ws).exists():
+        return True
+    conn = _connect(ws)
+    try:
+        stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
+        row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
+    except sqlite3.OperationalError:
+        return True  # tables not created yet
+    finally:
+        conn.close()
+    return row is None or row[0] != _fingerprint(ws) or stored != current
+
+
+def _shard_times(root: Path) -> dict[str, int]:
+    """The modification time of every record folder (ab/) under the records folder."""
+    times = {}
+    try:
+        entries = list(os.scandir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return {}
+    for entry in entries:
+        if SHARD_PATTERN.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False):
+            times[entry.name] = entry.stat().st_mtime_ns
+    return times
+
+
+def _scan_shards(
+    ws: Workspace,
+    conn: sqlite3.Connection,
+    shards: list[str],
+    times: dict[str, int],
+    full: bool,
+    result: RefreshResult,
+) -> None:
+    """Index the new and changed files of some folders; remember each folder's time."""
+    root = records_dir(ws)
+    now = time.time_ns()
+    todo: list[FileRow] = []
+    for shard in shards:
+        known = dict(
+            (row[0], (row[1], row[2]))
+            for row in conn.execute(
+                "SELECT name, size, mtime_ns FROM files WHERE shard = ?", (shard,)
+            )
+        )
+        seen, changed = _list_shard(root, shard, known, full)
+        # Files that vanished, and changed files whose old rows the new ones replace.
+        result.removed += _drop_names(conn, [n for n in known if n not in seen])
+        _drop_names(conn, [row.name for row in changed if row.name in known])
+        todo.extend(changed)
+        racy = now - times[shard] < RACY_NS
+        conn.execute(
+            "INSERT OR REPLACE INTO shards VALUES (?, ?)", (shard, -1 if racy else times[shard])
+        )
+    _index_files(ws, conn, todo, result)
+
+
+def _list_shard(
+    root: Path, shard: str, known: dict[str, tuple[int, int]], full: bool
+) -> tuple[set[str], list[FileRow]]:
+    """The file names in one folder, and the files that are new or changed since indexed."""
+    seen = set()
+    changed = []
+    now = time.time()
+    for entry in os.scandir(root / shard):
+        if entry.name.startswith("."):
+            remove_stale_temp(entry, now)
+            continue
+        name = f"{shard}/{entry.name}"
+        try:
+            stat = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        seen.add(name)
+        if full or known.get(name) != (stat.st_size, stat.st_mtime_ns):
+            changed.append(FileRow(name, shard, stat.st_size, stat.st_mtime_ns))
+    return seen, changed
+
+
+def _index_files(
+    ws: Workspace, conn: sqlite3.Connection, todo: list[FileRow], result: RefreshResult
+) -> None:
+    """Read, check and insert files in batches, replacing what was indexed under their names."""
+    fingerprint = schemas_version(ws.schemas_dir)
+    for decoded in decode_files(records_dir(ws), todo, ws.schemas_dir, fingerprint):
+        insert_rows(conn, decoded)
+        result.indexed += len(decoded)
+        result.problems.extend((d.file.name, d.problem) for d in decoded if d.problem)
+
+
+def reindex_names(ws: Workspace, names: Iterable[str]) -> None:
+    """Check some files again (e.g. a query found one changed since it was indexed)."""
+    root = records_dir(ws)
+    with _writing(ws) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            todo = []
+            for name in names:
+                _drop_names(conn, [name])
+                try:
+                    stat = (root / name).stat()
+                except FileNotFoundError:
+                    continue
+                todo.append(FileRow(name, name.split("/")[0], stat.st_size, stat.st_mtime_ns))
+            _index_files(ws, conn, todo, RefreshResult())
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _names_in_shard(conn: sqlite3.Connection, shard: str) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT name FROM files WHERE shard = ?", (shard,))]
+
+
+def _drop_names(conn: sqlite3.Connection, names: list[str]) -> int:
+    """Remove files (and the records they held) from the index; return how many."""
+    if not names:
+        return 0
+    params = [(name,) for name in names]
+    ids = [(name.split("/")[-1].removesuffix(".json"),) for name in names]
+    conn.executemany("DELETE FROM files WHERE name = ?", params)
+    for table in ("records", "runs", "adopts", "leases"):
+        conn.executemany(f"DELETE FROM {table} WHERE id = ?", ids)
+    conn.executemany("DELETE FROM superseded WHERE by_id = ?", ids)
+    return len(names)
