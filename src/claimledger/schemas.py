@@ -70,8 +70,44 @@ def validator(schemas_dir: Path, name: str) -> Any:
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+def _is_calendar_date(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
+@lru_cache(maxsize=16)
+def fast_validator(schemas_dir: Path, name: str) -> Any:
+    """A fastjsonschema validator (compiled to Python; ~20x faster than jsonschema), with the
+    same strict calendar check for `format: date` as jsonschema's FormatChecker."""
+    import fastjsonschema
+
+    schema = load_schema(schemas_dir, name)
+    return fastjsonschema.compile(schema, formats={"date": _is_calendar_date})
+
+
+def is_valid(schemas_dir: Path, name: str, instance: Any) -> bool:
+    """Whether `instance` satisfies the schema: the fast check used on bulk data."""
+    import fastjsonschema
+
+    try:
+        fast_validator(schemas_dir, name)(instance)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True
+
+
 def validation_errors(schemas_dir: Path, name: str, instance: Any) -> list[tuple[str, str]]:
-    """(field path, message) for every way `instance` breaks the schema, sorted."""
+    """(field path, message) for every way `instance` breaks the schema, sorted.
+
+    Valid instances (the common case) pass the fast check; only invalid ones pay for
+    jsonschema, which lists every error with a readable message."""
+    if is_valid(schemas_dir, name, instance):
+        return []
     errors = []
     for error in validator(schemas_dir, name).iter_errors(instance):
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"

@@ -141,8 +141,11 @@ def _literal_prefix(pattern: str) -> str:
 
 def walk_files(root: Path, start: str) -> list[str]:
     """Relative posix paths of the files under root/start, skipping hidden folders."""
+    # Plain strings, not pathlib: this runs once per file of a 25,000-note vault.
     found: list[str] = []
-    stack = [root / start if start else root]
+    base = str(root)
+    stack = [os.path.join(base, start) if start else base]
+    cut = len(base) + 1
     while stack:
         folder = stack.pop()
         try:
@@ -154,9 +157,9 @@ def walk_files(root: Path, start: str) -> list[str]:
                 continue
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIPPED_DIRS:
-                    stack.append(Path(entry.path))
+                    stack.append(entry.path)
             elif entry.is_file():
-                found.append(Path(entry.path).relative_to(root).as_posix())
+                found.append(entry.path[cut:].replace(os.sep, "/"))
     return found
 
 

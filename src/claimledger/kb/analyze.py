@@ -40,7 +40,8 @@ class AnalyzedNote:
     fields: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
-    links: list[tuple[str, Link]] = field(default_factory=list)  # (edge kind, link)
+    # (edge kind, target, key, folder, heading, block, alias, embed, line): the links table
+    link_rows: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     search_text: str = ""
 
@@ -84,7 +85,8 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
         "norm_path": normalize_key(result.path),
     }
     result.keys = _keys(stem, title, scan.h1, metadata.get("aliases"))
-    result.links = [("link", link) for link in scan.links] + _field_links(metadata)
+    links = [("link", link) for link in scan.links] + _field_links(metadata)
+    result.link_rows = [_link_row(kind, link) for kind, link in links]
     lines = note.field_lines()
     result.problems = list(note.problems) + _schema_problems(
         note_type, metadata, schemas_dir, lines
@@ -93,6 +95,20 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
     description = result.fields["description"] or ""
     result.search_text = "\n".join([title, description, note.body])
+
+
+def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
+    return (
+        kind,
+        link.target,
+        link.key,
+        link.folder_path,
+        link.heading,
+        link.block,
+        link.alias,
+        int(link.embed),
+        link.line,
+    )
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:

@@ -177,10 +177,11 @@ def _changed_files(
 ) -> dict[str, str]:
     """Files that are new, or whose size, mtime or role differ from the index."""
     changed = {}
+    base = str(root)
     for rel, role in files.items():
         row = known.get(rel)
         try:
-            st = os.stat(root / rel)
+            st = os.stat(f"{base}/{rel}")
         except OSError:
             continue
         same_stat = row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
@@ -252,6 +253,7 @@ def _apply(
     for rel in removed:
         _delete_note(conn, known[rel]["id"])
         stats.removed += 1
+    fresh = []
     for note in analyzed:
         row = known.get(note.path)
         if row is not None and row["sha256"] == note.sha256 and row["role"] == note.role:
@@ -266,7 +268,8 @@ def _apply(
             stats.updated += 1
         else:
             stats.added += 1
-        _insert_note(conn, note)
+        fresh.append(note)
+    _insert_notes(conn, fresh)
 
 
 def _delete_note(conn: sqlite3.Connection, note_id: int) -> None:
@@ -276,50 +279,44 @@ def _delete_note(conn: sqlite3.Connection, note_id: int) -> None:
     conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
 
 
-def _insert_note(conn: sqlite3.Connection, note: AnalyzedNote) -> None:
-    values = [note.fields[c] for c in NOTE_COLUMNS]
-    cursor = conn.execute(
-        f"INSERT INTO notes (path, role, {', '.join(NOTE_COLUMNS)}, metadata, size, mtime_ns, "
-        f"sha256) VALUES (?, ?, {', '.join('?' * len(NOTE_COLUMNS))}, ?, ?, ?, ?)",
-        (
-            note.path,
-            note.role,
-            *values,
-            json.dumps(note.metadata, ensure_ascii=False, default=str),
-            note.size,
-            note.mtime_ns,
-            note.sha256,
-        ),
-    )
-    note_id = cursor.lastrowid
+def _insert_notes(conn: sqlite3.Connection, notes: list[AnalyzedNote]) -> None:
+    """Insert many notes with one statement per table (ids assigned here, not by SQLite)."""
+    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM notes").fetchone()[0]
+    numbered = list(enumerate(notes, start=first))
+    columns = ", ".join(NOTE_COLUMNS)
+    marks = ", ".join("?" * len(NOTE_COLUMNS))
     conn.executemany(
-        "INSERT INTO keys VALUES (?, ?, ?)", [(key, note_id, kind) for key, kind in note.keys]
-    )
-    conn.executemany(
-        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO notes (id, path, role, {columns}, metadata, size, mtime_ns, sha256)"
+        f" VALUES (?, ?, ?, {marks}, ?, ?, ?, ?)",
         [
             (
-                note_id,
-                kind,
-                lk.target,
-                lk.key,
-                lk.folder_path,
-                lk.heading,
-                lk.block,
-                lk.alias,
-                int(lk.embed),
-                lk.line,
+                i,
+                n.path,
+                n.role,
+                *[n.fields[c] for c in NOTE_COLUMNS],
+                json.dumps(n.metadata, ensure_ascii=False, default=str),
+                n.size,
+                n.mtime_ns,
+                n.sha256,
             )
-            for kind, lk in note.links
+            for i, n in numbered
         ],
     )
     conn.executemany(
-        "INSERT INTO problems VALUES (?, ?, ?, ?)",
-        [(note_id, p.code, p.message, p.line) for p in note.problems],
+        "INSERT INTO keys VALUES (?, ?, ?)",
+        [(key, i, kind) for i, n in numbered for key, kind in n.keys],
     )
-    conn.execute(
+    conn.executemany(
+        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(i, *row) for i, n in numbered for row in n.link_rows],
+    )
+    conn.executemany(
+        "INSERT INTO problems VALUES (?, ?, ?, ?)",
+        [(i, p.code, p.message, p.line) for i, n in numbered for p in n.problems],
+    )
+    conn.executemany(
         "INSERT INTO notes_fts (rowid, title, body) VALUES (?, ?, ?)",
-        (note_id, note.fields["title"], note.search_text),
+        [(i, n.fields["title"], n.search_text) for i, n in numbered],
     )
 
 
