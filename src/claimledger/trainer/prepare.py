@@ -1,0 +1,224 @@
+"""The fixed harness of the bundled trainer: corpus, byte tokens, split, cache and the metric.
+
+Agents edit `train.py`; they never edit this file, because everything here defines what a
+result means. Two runs are comparable when they share a corpus hash (same bytes, same split,
+same version of this file) and the same platform and budget.
+
+- Tokens are bytes (vocabulary 256): nothing to download, no tokenizer to version.
+- The default corpus is the Python standard library's `.py` files on this machine
+  (`sysconfig.get_paths()["stdlib"]`, without site-packages), sorted by path; `--data PATH`
+  takes any folder of text files instead. Files are joined with a NUL byte between them.
+- The split is by file: a file is in validation when the SHA-256 of its relative path falls in
+  the first VAL_PERCENT percent, so adding a file never moves another one across the split.
+- Prepared bytes live in `<cache-dir>/trainer-data/<corpus-hash>/{train,val}.bin`, written
+  atomically under a file lock, so concurrent runs prepare once and never read half a file.
+- The metric, `evaluate_bpb`, scores EVAL_BYTES validation bytes (or all that fit, for small
+  corpora) in fixed, disjoint windows of EVAL_CONTEXT bytes spread evenly over the validation
+  split, each byte once, whatever the model, its sequence length or its batch size.
+  Bits per byte = mean cross-entropy (nats) / ln 2, since each token is one byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sysconfig
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from claimledger.errors import TrainerError
+
+if TYPE_CHECKING:  # torch is imported where used, so that importing this module stays cheap
+    import torch
+
+VOCAB_SIZE = 256  # one token per byte value
+DOC_SEPARATOR = b"\x00"  # joins files; source text never contains NUL
+VAL_PERCENT = 10  # share of files (by path hash) held out for validation
+EVAL_CONTEXT = 256  # bytes of context per evaluation window
+EVAL_BYTES = 256 * 1024  # bytes scored by evaluate_bpb (fewer only if validation is smaller)
+EVAL_BATCH = 16  # windows per forward pass during evaluation; fixed so results are stable
+PREPARE_VERSION = 1  # part of the corpus hash: bump when preparation changes the bytes
+DATA_SUBDIR = "trainer-data"
+EXCLUDED_STDLIB_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__"})
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    """One file of a corpus: its path relative to the corpus root and its bytes."""
+
+    path: str
+    data: bytes
+
+    @property
+    def split(self) -> str:
+        """`val` or `train`, from the hash of the path alone."""
+        return (
+            "val" if int.from_bytes(_path_digest(self)[:4], "big") % 100 < VAL_PERCENT else "train"
+        )
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The prepared train and validation bytes of one corpus, as uint8 tensors."""
+
+    train: torch.Tensor
+    val: torch.Tensor
+    corpus_hash: str
+    meta: dict[str, Any]
+    directory: Path
+    reused: bool  # True when the cache was already there
+
+
+def default_corpus_root() -> Path:
+    """The standard library folder of the running Python."""
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def list_corpus_files(root: Path, suffix: str | None = None) -> list[Path]:
+    """Files under root, sorted, skipping hidden entries, caches and site-packages."""
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in EXCLUDED_STDLIB_DIRS)
+        for name in files:
+            if not name.startswith(".") and (suffix is None or name.endswith(suffix)):
+                found.append(Path(folder) / name)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def read_corpus(data: Path | None = None) -> tuple[Path, list[CorpusFile]]:
+    """The corpus root and its text files (binary files, i.e. with a NUL byte, are skipped)."""
+    root = default_corpus_root() if data is None else Path(data)
+    if not root.is_dir():
+        raise TrainerError("corpus folder does not exist or is not a folder", root)
+    corpus = []
+    for path in list_corpus_files(root, ".py" if data is None else None):
+        try:
+            content = path.read_bytes()
+        except OSError:
+            continue  # unreadable (permissions, broken link): not part of the corpus
+        if DOC_SEPARATOR not in content and content.strip():
+            corpus.append(CorpusFile(path.relative_to(root).as_posix(), content))
+    if len(corpus) < 2:
+        raise TrainerError("the corpus needs at least two non-empty text files", root)
+    return root, corpus
+
+
+def _path_digest(f: CorpusFile) -> bytes:
+    return hashlib.sha256(f.path.encode("utf-8")).digest()
+
+
+def split_corpus(corpus: list[CorpusFile]) -> tuple[list[CorpusFile], list[CorpusFile]]:
+    """Train and validation files; a small corpus still gets one file on each side."""
+    val = [f for f in corpus if f.split == "val"]
+    train = [f for f in corpus if f.split == "train"]
+    # Too few files for the percentage to land on both sides: move the file with the smallest
+    # path hash across, which is as deterministic as the rule itself.
+    if not val:
+        val = [min(train, key=_path_digest)]
+        train.remove(val[0])
+    elif not train:
+        train = [min(val, key=_path_digest)]
+        val.remove(train[0])
+    return train, val
+
+
+def corpus_hash(corpus: list[CorpusFile]) -> str:
+    """16 hex digits naming the corpus content, its split rule and this file's version."""
+    h = hashlib.sha256(f"claimledger-trainer-data v{PREPARE_VERSION} val{VAL_PERCENT}\n".encode())
+    for f in corpus:
+        h.update(f"{f.path}\0{hashlib.sha256(f.data).hexdigest()}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _build_cache(directory: Path, root: Path, corpus: list[CorpusFile], digest: str) -> None:
+    train, val = split_corpus(corpus)
+    train_bytes = DOC_SEPARATOR.join(f.data for f in train)
+    val_bytes = DOC_SEPARATOR.join(f.data for f in val)
+    meta = {
+        "corpus_hash": digest,
+        "corpus_root": str(root),
+        "files": len(corpus),
+        "train_files": len(train),
+        "val_files": len(val),
+        "train_bytes": len(train_bytes),
+        "val_bytes": len(val_bytes),
+        "prepare_version": PREPARE_VERSION,
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    _write_atomic(directory / "train.bin", train_bytes)
+    _write_atomic(directory / "val.bin", val_bytes)
+    # meta.json last: its presence marks a complete cache.
+    _write_atomic(directory / "meta.json", json.dumps(meta, indent=2).encode() + b"\n")
+
+
+def prepare_data(data: Path | None, cache_dir: Path) -> PreparedData:
+    """Read the corpus, prepare its cache once (locked, atomic) and load both splits."""
+    import torch
+
+    root, corpus = read_corpus(data)
+    digest = corpus_hash(corpus)
+    directory = Path(cache_dir) / DATA_SUBDIR / digest
+    reused = (directory / "meta.json").is_file()
+    if not reused:
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(directory) + ".lock"):
+            reused = (directory / "meta.json").is_file()  # another run may have just built it
+            if not reused:
+                _build_cache(directory, root, corpus, digest)
+    meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+
+    def load(name: str) -> torch.Tensor:
+        return torch.frombuffer(bytearray((directory / name).read_bytes()), dtype=torch.uint8)
+
+    return PreparedData(load("train.bin"), load("val.bin"), digest, meta, directory, reused)
+
+
+def eval_windows(val: torch.Tensor) -> torch.Tensor:
+    """The fixed evaluation windows, (n, EVAL_CONTEXT + 1) bytes, evenly spread, disjoint."""
+    import torch
+
+    span = EVAL_CONTEXT + 1
+    count = min(EVAL_BYTES // EVAL_CONTEXT, len(val) // span)
+    if count < 1:
+        raise TrainerError(f"the validation split has {len(val)} bytes, fewer than {span}")
+    stride = len(val) // count  # >= span, so windows never overlap
+    starts = torch.arange(count) * stride
+    return val[starts[:, None] + torch.arange(span)]
+
+
+def evaluate_bpb(
+    logits_fn: Callable[[torch.Tensor], torch.Tensor], val: torch.Tensor, device: Any
+) -> float:
+    """Validation bits per byte of a model given as `logits_fn(bytes (B, T)) -> (B, T, 256)`."""
+    import torch
+    import torch.nn.functional as F
+
+    windows = eval_windows(val)
+    total_nats = 0.0
+    with torch.no_grad():
+        for start in range(0, len(windows), EVAL_BATCH):
+            batch = windows[start : start + EVAL_BATCH].to(device=device, dtype=torch.long)
+            logits = logits_fn(batch[:, :-1]).float()
+            loss = F.cross_entropy(
+                logits.reshape(-1, VOCAB_SIZE), batch[:, 1:].reshape(-1), reduction="sum"
+            )
+            total_nats += loss.item()
+    return total_nats / (math.log(2) * windows.shape[0] * EVAL_CONTEXT)
