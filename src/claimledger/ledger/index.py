@@ -28,7 +28,7 @@ from claimledger.ledger.records import schemas_version
 from claimledger.ledger.store import records_dir, remove_stale_temp
 from claimledger.workspace import Workspace
 
-INDEX_VERSION = "1"
+INDEX_VERSION = "2"
 INDEX_NAME = "ledger.sqlite"
 LOCK_NAME = "ledger.sqlite.lock"
 SHARD_PATTERN = re.compile(r"[0-9a-f]{2}")
@@ -36,35 +36,37 @@ SHARD_PATTERN = re.compile(r"[0-9a-f]{2}")
 # look at it, unnoticed; such a folder is scanned again next time (as git does for racy files).
 RACY_NS = 3_000_000_000
 
+# Sound records live in `records` (with their file's size and time), unsound files in
+# `bad_files`; together they are every file seen. Few secondary indexes: the first index
+# inserts every record, and each index costs it time.
 TABLES = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS shards (name TEXT PRIMARY KEY, mtime_ns INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS files (
-    name TEXT PRIMARY KEY, shard TEXT NOT NULL, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, problem TEXT);
-CREATE INDEX IF NOT EXISTS files_shard ON files (shard);
+CREATE TABLE IF NOT EXISTS bad_files (
+    name TEXT PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+    problem TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, body TEXT NOT NULL, supersedes TEXT,
     size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS records_kind ON records (kind);
 CREATE TABLE IF NOT EXISTS superseded (
-    target TEXT NOT NULL, by_id TEXT NOT NULL, PRIMARY KEY (target, by_id));
+    target TEXT NOT NULL, by_id TEXT NOT NULL, PRIMARY KEY (target, by_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS superseded_by ON superseded (by_id);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, platform TEXT NOT NULL, branch TEXT NOT NULL, status TEXT NOT NULL,
     val_bpb REAL, commit_ TEXT NOT NULL, parent_commit TEXT, agent TEXT NOT NULL,
-    started TEXT, source_row INTEGER, proposal TEXT);
+    started TEXT, source_row INTEGER, proposal TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_best ON runs (platform, status, branch, val_bpb);
-CREATE INDEX IF NOT EXISTS runs_branch ON runs (branch, platform);
+CREATE INDEX IF NOT EXISTS runs_branch ON runs (branch, platform, status);
+CREATE INDEX IF NOT EXISTS runs_commit ON runs (commit_);
 CREATE TABLE IF NOT EXISTS adopts (
     id TEXT PRIMARY KEY, branch TEXT NOT NULL, from_branch TEXT NOT NULL,
-    commit_ TEXT NOT NULL, platform TEXT, created TEXT NOT NULL);
+    commit_ TEXT NOT NULL, platform TEXT, created TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leases (
     id TEXT PRIMARY KEY, proposal TEXT NOT NULL, agent TEXT NOT NULL, since TEXT NOT NULL,
-    until TEXT NOT NULL, created TEXT NOT NULL);
+    until TEXT NOT NULL, created TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leases_proposal ON leases (proposal);
 """
-DATA_TABLES = ("shards", "files", "records", "superseded", "runs", "adopts", "leases")
+DATA_TABLES = ("shards", "bad_files", "records", "superseded", "runs", "adopts", "leases")
 
 
 @dataclass
@@ -88,6 +90,8 @@ def _connect(ws: Workspace) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # A big first index overflows the default 2 MB page cache into the WAL file mid-build.
+    conn.execute("PRAGMA cache_size=-65536")
     return conn
 
 
@@ -211,12 +215,7 @@ def _scan_shards(
     now = time.time_ns()
     todo: list[FileRow] = []
     for shard in shards:
-        known = dict(
-            (row[0], (row[1], row[2]))
-            for row in conn.execute(
-                "SELECT name, size, mtime_ns FROM files WHERE shard = ?", (shard,)
-            )
-        )
+        known = _known_files(conn, shard)
         seen, changed = _list_shard(root, shard, known, full)
         # Files that vanished, and changed files whose old rows the new ones replace.
         result.removed += _drop_names(conn, [n for n in known if n not in seen])
@@ -232,7 +231,11 @@ def _scan_shards(
 def _list_shard(
     root: Path, shard: str, known: dict[str, tuple[int, int]], full: bool
 ) -> tuple[set[str], list[FileRow]]:
-    """The file names in one folder, and the files that are new or changed since indexed."""
+    """The file names in one folder, and the files to (re)index: new ones, or all if `full`.
+
+    Files already indexed are not looked at again: records are immutable, and the queries
+    check each file they serve, so an edit made in place is still never served stale.
+    """
     seen = set()
     changed = []
     now = time.time()
@@ -241,13 +244,15 @@ def _list_shard(
             remove_stale_temp(entry, now)
             continue
         name = f"{shard}/{entry.name}"
+        if name in known and not full:
+            seen.add(name)
+            continue
         try:
             stat = entry.stat(follow_symlinks=False)
         except FileNotFoundError:
             continue
         seen.add(name)
-        if full or known.get(name) != (stat.st_size, stat.st_mtime_ns):
-            changed.append(FileRow(name, shard, stat.st_size, stat.st_mtime_ns))
+        changed.append(FileRow(name, shard, stat.st_size, stat.st_mtime_ns))
     return seen, changed
 
 
@@ -283,8 +288,24 @@ def reindex_names(ws: Workspace, names: Iterable[str]) -> None:
             raise
 
 
+def _known_files(conn: sqlite3.Connection, shard: str) -> dict[str, tuple[int, int]]:
+    """name -> (size, mtime_ns) of every file of a folder that the index has seen."""
+    # Range scans on the primary keys: every id in folder "ab" starts with "ab".
+    after = f"{int(shard, 16) + 1:02x}" if shard != "ff" else "g"
+    rows = conn.execute(
+        "SELECT id, size, mtime_ns FROM records WHERE id >= ? AND id < ?", (shard, after)
+    ).fetchall()
+    known = {f"{shard}/{rid}.json": (size, mtime) for rid, size, mtime in rows}
+    rows = conn.execute(
+        "SELECT name, size, mtime_ns FROM bad_files WHERE name >= ? AND name < ?",
+        (f"{shard}/", f"{shard}0"),
+    ).fetchall()
+    known.update({name: (size, mtime) for name, size, mtime in rows})
+    return known
+
+
 def _names_in_shard(conn: sqlite3.Connection, shard: str) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT name FROM files WHERE shard = ?", (shard,))]
+    return list(_known_files(conn, shard))
 
 
 def _drop_names(conn: sqlite3.Connection, names: list[str]) -> int:
@@ -293,7 +314,7 @@ def _drop_names(conn: sqlite3.Connection, names: list[str]) -> int:
         return 0
     params = [(name,) for name in names]
     ids = [(name.split("/")[-1].removesuffix(".json"),) for name in names]
-    conn.executemany("DELETE FROM files WHERE name = ?", params)
+    conn.executemany("DELETE FROM bad_files WHERE name = ?", params)
     for table in ("records", "runs", "adopts", "leases"):
         conn.executemany(f"DELETE FROM {table} WHERE id = ?", ids)
     conn.executemany("DELETE FROM superseded WHERE by_id = ?", ids)

@@ -12,9 +12,8 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from claimledger.ledger.records import decode_record
 
@@ -23,8 +22,7 @@ CHUNK = 2000
 PARALLEL_FROM = 8000  # below this, starting worker processes costs more than it saves
 
 
-@dataclass(frozen=True)
-class FileRow:
+class FileRow(NamedTuple):
     """A record file as listed: its name under records/ ("ab/<id>.json"), size and time."""
 
     name: str
@@ -33,9 +31,11 @@ class FileRow:
     mtime_ns: int
 
 
-@dataclass(frozen=True)
-class Decoded:
-    """A checked file: its problem, or the record's id, kind, body and kind-specific row."""
+class Decoded(NamedTuple):
+    """A checked file: its problem, or the record's id, kind, body and kind-specific row.
+
+    Tuples, because big indexes send these between processes and tuples pickle fastest.
+    """
 
     file: FileRow
     problem: str | None
@@ -77,7 +77,8 @@ def _decode_one(root: Path, row: FileRow, schemas_dir: Path, fingerprint: str) -
     if rid[:2] != row.shard:
         return Decoded(row, f"in folder {row.shard}/ but its name says {rid[:2]}/")
     try:
-        data = (root / row.name).read_bytes()
+        with open(os.path.join(root, row.name), "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         return Decoded(row, f"unreadable: {exc.strerror or exc}")
     record, problem = decode_record(rid, data, schemas_dir, fingerprint)
@@ -116,8 +117,8 @@ KIND_INSERTS = {
 def insert_rows(conn: sqlite3.Connection, decoded: list[Decoded]) -> None:
     """Insert checked files into the tables (the caller holds a transaction)."""
     conn.executemany(
-        "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
-        [(d.file.name, d.file.shard, d.file.size, d.file.mtime_ns, d.problem) for d in decoded],
+        "INSERT OR REPLACE INTO bad_files VALUES (?,?,?,?)",
+        [(d.file.name, d.file.size, d.file.mtime_ns, d.problem) for d in decoded if d.problem],
     )
     good = [d for d in decoded if d.problem is None]
     conn.executemany(

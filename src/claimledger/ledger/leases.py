@@ -75,12 +75,13 @@ def take_lease(
     renews it.
     """
     agent = agent or default_agent()
-    created = utc_now()
-    end = to_utc_iso(parse_time(created) + until if isinstance(until, timedelta) else until)
-    if end <= created:
-        raise RecordError(f"a lease must end in the future, not at {end}")
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(ws.cache_dir / LOCK_NAME):
+        # The moment is taken inside the lock: a lease written while we waited must count.
+        created = utc_now()
+        end = to_utc_iso(parse_time(created) + until if isinstance(until, timedelta) else until)
+        if end <= created:
+            raise RecordError(f"a lease must end in the future, not at {end}")
         holder = lease_holder(ws, proposal, created)
         if holder is not None and holder["agent"] != agent:
             raise LeaseHeldError(

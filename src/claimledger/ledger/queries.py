@@ -88,7 +88,7 @@ def file_problem(ws: Workspace, rid: str) -> str | None:
     """Why the file of a record is kept out of queries, if it is."""
     with reading(ws) as conn:
         row = conn.execute(
-            "SELECT problem FROM files WHERE name = ?", (f"{rid[:2]}/{rid}.json",)
+            "SELECT problem FROM bad_files WHERE name = ?", (f"{rid[:2]}/{rid}.json",)
         ).fetchone()
     return row[0] if row else None
 
@@ -220,7 +220,5 @@ def file_problems(ws: Workspace) -> list[tuple[str, str]]:
     """(path relative to the workspace, problem) of every record file kept out of queries."""
     prefix = ws.relative(records_dir(ws)) if records_dir(ws).exists() else "ledger/records"
     with reading(ws) as conn:
-        rows = conn.execute(
-            "SELECT name, problem FROM files WHERE problem IS NOT NULL ORDER BY name"
-        ).fetchall()
+        rows = conn.execute("SELECT name, problem FROM bad_files ORDER BY name").fetchall()
     return [(f"{prefix}/{row[0]}", row[1]) for row in rows]

@@ -77,6 +77,20 @@ def drop_none(fields: dict[str, Any]) -> dict[str, Any]:
 
 def schemas_version(schemas_dir: Path) -> str:
     """A fingerprint of the record schemas: caches re-validate when it changes."""
+    stamps = []
+    for kind in KINDS:
+        try:
+            stat = (schemas_dir / f"{kind}.schema.json").stat()
+            stamps.append((stat.st_mtime_ns, stat.st_size))
+        except OSError:
+            stamps.append(None)  # the packaged schema is used
+    return _fingerprint(schemas_dir, tuple(stamps))
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(schemas_dir: Path, stamps: tuple[Any, ...]) -> str:
+    """Hash the schema files only when their times or sizes changed (appends are hot)."""
+    del stamps  # part of the cache key only
     return schemas_fingerprint(schemas_dir, KINDS)
 
 
@@ -108,9 +122,10 @@ def record_problems(record: Any, schemas_dir: Path, fingerprint: str | None = No
         return [f"{where}: {message}" for where, message in errors] or [exc.message]
 
 
-def check_record(record: dict[str, Any], schemas_dir: Path) -> None:
+def check_record(record: dict[str, Any], schemas_dir: Path, fingerprint: str | None = None) -> None:
     """Raise RecordError naming every schema problem of a record about to be written."""
-    problems = record_problems({k: v for k, v in record.items() if k != "id"}, schemas_dir)
+    content = {k: v for k, v in record.items() if k != "id"}
+    problems = record_problems(content, schemas_dir, fingerprint)
     if problems:
         kind = record.get("kind", "record") if isinstance(record, dict) else "record"
         raise RecordError(f"invalid {kind} record: " + "; ".join(problems))

@@ -8,6 +8,7 @@ bytes to the same name. Temporary files start with a dot and end in `.tmp`; list
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import time
@@ -16,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.errors import RecordError
-from claimledger.ledger.records import canonical_bytes, check_record, is_record_id, record_id
+from claimledger.ledger.records import (
+    canonical_bytes,
+    check_record,
+    is_record_id,
+    schemas_version,
+)
 from claimledger.workspace import Workspace
 
 RECORDS_FOLDER = "records"
@@ -57,10 +63,12 @@ def append_records(
     """
     durable = durable_writes(ws) if durable is None else durable
     prepared = []
+    fingerprint = schemas_version(ws.schemas_dir)
     for record in records:
         content = {k: v for k, v in record.items() if k != "id"}
-        check_record(content, ws.schemas_dir)
-        prepared.append((record_id(content), canonical_bytes(content)))
+        check_record(content, ws.schemas_dir, fingerprint)
+        data = canonical_bytes(content)
+        prepared.append((hashlib.sha256(data).hexdigest(), data))
     folders: set[Path] = set()
     for rid, data in prepared:
         path = record_path(ws, rid)
