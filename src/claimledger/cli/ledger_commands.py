@@ -490,9 +490,10 @@ def sync_command(state: Any, remote: str, branch: str | None, as_json: bool) -> 
 
 @ledger.command("show")
 @click.argument("record_id")
+@with_json
 @click.pass_obj
-def show(state: Any, record_id: str) -> None:
-    """Print one record as JSON, by id or unique id prefix (always JSON).
+def show(state: Any, record_id: str, as_json: bool) -> None:
+    """Print one record as JSON (with or without --json), by id or unique id prefix.
 
     \b
     Example:
