@@ -61,9 +61,10 @@ def test_timeout_is_a_crash_with_reason_timeout(corpus: Path, tmp_path: Path) ->
     options = TrainerOptions(
         time_budget=600, overrides=TINY_OVERRIDES, data=corpus, device="cpu", threads=1
     )
-    result = run_trainer(options, tmp_path, timeout=4)
+    # Long enough for torch to import and take a few steps on a loaded 2-core machine.
+    result = run_trainer(options, tmp_path, timeout=12)
     assert result.crash_kind == "timeout" and result.crash_reason.startswith("timeout")
-    assert result.summary["num_steps"] > 0 and result.duration < 30
+    assert result.summary["num_steps"] > 0 and result.duration < 45
 
 
 def test_child_that_ignores_its_limit_is_stopped(
