@@ -81,6 +81,7 @@ def test_two_clones_converge_in_either_order(
 def test_interleaved_adds_and_syncs_converge(clones: tuple[Workspace, Workspace]) -> None:
     a, b = clones
     expected = add(a, "alice", 250) | add(b, "bob", 250)
+    expected |= add(a, "both", 5) | add(b, "both", 5)  # the same records in both clones
     sync(a)
     expected |= add(b, "bob", 250, start=250)
     sync(b)
@@ -88,7 +89,7 @@ def test_interleaved_adds_and_syncs_converge(clones: tuple[Workspace, Workspace]
     sync(a)
     sync(b)
     sync(a)
-    assert len(expected) == 1000
+    assert len(expected) == 1005
     assert known_record_ids(a) == known_record_ids(b) == expected
     for ws in clones:
         assert "ledger/records" not in git(ws.root, "status", "--porcelain")

@@ -115,25 +115,29 @@ def _node(
 
 def _branch_stats(ws: Workspace, platform: str | None) -> dict[str, dict[str, Any]]:
     """Counts of live runs per branch and status, and the platforms each branch ran on."""
-    where = f"WHERE {LIVE}" + (" AND r.platform = ?" if platform else "")
+    where = "WHERE r.platform = ?" if platform else ""
+    params = [platform] if platform else []
     with reading(ws) as conn:
+        # The kept counts of all runs, minus the few superseded ones.
         rows = conn.execute(
-            f"SELECT r.branch, r.platform, r.status, COUNT(*) FROM runs r {where} "
-            "GROUP BY r.branch, r.platform, r.status",
-            [platform] if platform else [],
+            f"SELECT r.branch, r.platform, r.status, r.n FROM branch_counts r {where}", params
+        ).fetchall()
+        rows += conn.execute(
+            # CROSS JOIN keeps this order: the few superseded ids, then their runs.
+            "SELECT r.branch, r.platform, r.status, -COUNT(*) FROM "
+            "(SELECT DISTINCT target FROM superseded) s CROSS JOIN runs r "
+            f"ON r.id = s.target {where} GROUP BY 1, 2, 3",
+            params,
         ).fetchall()
     stats: dict[str, dict[str, Any]] = {}
     for branch, plat, status, count in rows:
-        entry = stats.setdefault(
-            branch, {"runs": 0, "keep": 0, "discard": 0, "crash": 0, "platforms": []}
-        )
+        entry = stats.setdefault(branch, {"runs": 0, "keep": 0, "discard": 0, "crash": 0, "by": {}})
         entry["runs"] += count
         entry[status] += count
-        if plat not in entry["platforms"]:
-            entry["platforms"].append(plat)
+        entry["by"][plat] = entry["by"].get(plat, 0) + count
     for entry in stats.values():
-        entry["platforms"].sort()
-    return stats
+        entry["platforms"] = sorted(p for p, n in entry.pop("by").items() if n)
+    return {branch: entry for branch, entry in stats.items() if entry["runs"]}
 
 
 def _bests(

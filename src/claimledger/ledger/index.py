@@ -28,7 +28,7 @@ from claimledger.ledger.records import schemas_version
 from claimledger.ledger.store import records_dir, remove_stale_temp
 from claimledger.workspace import Workspace
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "4"
 INDEX_NAME = "ledger.sqlite"
 LOCK_NAME = "ledger.sqlite.lock"
 SHARD_PATTERN = re.compile(r"[0-9a-f]{2}")
@@ -56,8 +56,12 @@ CREATE TABLE IF NOT EXISTS runs (
     val_bpb REAL, commit_ TEXT NOT NULL, parent_commit TEXT, agent TEXT NOT NULL,
     started TEXT, source_row INTEGER, proposal TEXT) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS runs_best ON runs (platform, status, branch, val_bpb);
+CREATE INDEX IF NOT EXISTS runs_rank ON runs (platform, status, val_bpb);
 CREATE INDEX IF NOT EXISTS runs_branch ON runs (branch, platform, status);
 CREATE INDEX IF NOT EXISTS runs_commit ON runs (commit_);
+CREATE TABLE IF NOT EXISTS branch_counts (
+    branch TEXT NOT NULL, platform TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (branch, platform, status)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS adopts (
     id TEXT PRIMARY KEY, branch TEXT NOT NULL, from_branch TEXT NOT NULL,
     commit_ TEXT NOT NULL, platform TEXT, created TEXT NOT NULL) WITHOUT ROWID;
@@ -66,7 +70,16 @@ CREATE TABLE IF NOT EXISTS leases (
     until TEXT NOT NULL, created TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS leases_proposal ON leases (proposal);
 """
-DATA_TABLES = ("shards", "bad_files", "records", "superseded", "runs", "adopts", "leases")
+DATA_TABLES = (
+    "shards",
+    "bad_files",
+    "records",
+    "superseded",
+    "runs",
+    "branch_counts",
+    "adopts",
+    "leases",
+)
 
 
 @dataclass
@@ -84,23 +97,26 @@ def index_path(ws: Workspace) -> Path:
     return ws.cache_dir / INDEX_NAME
 
 
-def _connect(ws: Workspace) -> sqlite3.Connection:
+def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(index_path(ws), timeout=60, isolation_level=None)
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    if writer:
+        conn.execute("PRAGMA journal_mode=WAL")  # stored in the file: readers need not ask
+        # A big first index overflows the default 2 MB page cache into the WAL file mid-build.
+        conn.execute("PRAGMA cache_size=-65536")
     conn.execute("PRAGMA synchronous=NORMAL")
-    # A big first index overflows the default 2 MB page cache into the WAL file mid-build.
-    conn.execute("PRAGMA cache_size=-65536")
     return conn
 
 
 @contextmanager
 def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """A connection to an index that is up to date with the record folders."""
-    refresh(ws)
     conn = _connect(ws)
     try:
+        current = _shard_times(records_dir(ws))
+        if _is_stale(ws, conn, current):
+            _refresh(ws, current, full=False)
         yield conn
     finally:
         conn.close()
@@ -111,7 +127,7 @@ def _writing(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """The lock and a connection for updating the index, its tables created and current."""
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(ws.cache_dir / LOCK_NAME):
-        conn = _connect(ws)
+        conn = _connect(ws, writer=True)
         try:
             _ensure_tables(conn, _fingerprint(ws))
             yield conn
@@ -147,8 +163,18 @@ def refresh(ws: Workspace, full: bool = False) -> RefreshResult:
     changed). `full` also reads again every file, catching edits made in place.
     """
     current = _shard_times(records_dir(ws))
-    if not full and not _changed_shards(ws, current):
-        return RefreshResult()
+    if not full:
+        conn = _connect(ws)
+        try:
+            if not _is_stale(ws, conn, current):
+                return RefreshResult()
+        finally:
+            conn.close()
+    return _refresh(ws, current, full)
+
+
+def _refresh(ws: Workspace, current: dict[str, int], full: bool) -> RefreshResult:
+    """Scan the folders whose time is not the one stored (all of them if `full`)."""
     with _writing(ws) as conn:
         stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
         changed = [s for s in current if full or stored.get(s) != current[s]]
@@ -174,18 +200,13 @@ def rebuild(ws: Workspace) -> RefreshResult:
     return refresh(ws)
 
 
-def _changed_shards(ws: Workspace, current: dict[str, int]) -> bool:
-    """Whether any record folder appeared, disappeared or changed, read without the lock."""
-    if not index_path(ws).exists():
-        return True
-    conn = _connect(ws)
+def _is_stale(ws: Workspace, conn: sqlite3.Connection, current: dict[str, int]) -> bool:
+    """Whether any record folder appeared, disappeared or changed (read without the lock)."""
     try:
         stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
         row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
     except sqlite3.OperationalError:
-        return True  # tables not created yet
-    finally:
-        conn.close()
+        return True  # a new index: no tables yet
     return row is None or row[0] != _fingerprint(ws) or stored != current
 
 
@@ -315,6 +336,11 @@ def _drop_names(conn: sqlite3.Connection, names: list[str]) -> int:
     params = [(name,) for name in names]
     ids = [(name.split("/")[-1].removesuffix(".json"),) for name in names]
     conn.executemany("DELETE FROM bad_files WHERE name = ?", params)
+    conn.executemany(
+        "UPDATE branch_counts SET n = n - 1 WHERE (branch, platform, status) = "
+        "(SELECT branch, platform, status FROM runs WHERE id = ?)",
+        ids,
+    )
     for table in ("records", "runs", "adopts", "leases"):
         conn.executemany(f"DELETE FROM {table} WHERE id = ?", ids)
     conn.executemany("DELETE FROM superseded WHERE by_id = ?", ids)

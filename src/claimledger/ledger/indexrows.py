@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -133,6 +134,16 @@ def insert_rows(conn: sqlite3.Connection, decoded: list[Decoded]) -> None:
         rows = [d.kind_row for d in good if d.kind == kind]
         if rows:
             conn.executemany(sql, rows)
+    # Run counts per branch, platform and status, kept up to date so that `branches` need
+    # not count 100,000 runs on every call.
+    counts = Counter(
+        (row[2], row[1], row[3]) for row in (d.kind_row for d in good if d.kind == "run")
+    )
+    conn.executemany(
+        "INSERT INTO branch_counts VALUES (?,?,?,?) ON CONFLICT (branch, platform, status) "
+        "DO UPDATE SET n = n + excluded.n",
+        [(*key, n) for key, n in counts.items()],
+    )
 
 
 def record_of(body: str, rid: str) -> dict[str, Any]:

@@ -9,6 +9,7 @@ Records come back as dicts: their content plus an `id` key.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,19 +30,22 @@ CHECK_ROUNDS = 3
 
 def _select(ws: Workspace, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
     """Rows of a query over records (with id, size, mtime_ns), their files checked unchanged."""
+    base = str(records_dir(ws))
     for _ in range(CHECK_ROUNDS):
         with reading(ws) as conn:
             rows = conn.execute(sql, params).fetchall()
-        changed = [row["id"] for row in rows if _file_changed(ws, row)]
+        changed = [row["id"] for row in rows if _file_changed(base, row)]
         if not changed:
             return rows
         reindex_names(ws, [f"{rid[:2]}/{rid}.json" for rid in changed])
-    return [row for row in rows if not _file_changed(ws, row)]
+    return [row for row in rows if not _file_changed(base, row)]
 
 
-def _file_changed(ws: Workspace, row: sqlite3.Row) -> bool:
+def _file_changed(base: str, row: sqlite3.Row) -> bool:
+    """Whether a record's file differs from when it was indexed (or is gone)."""
+    rid = row["id"]
     try:
-        stat = record_path(ws, row["id"]).stat()
+        stat = os.stat(f"{base}/{rid[:2]}/{rid}.json")  # strings: pathlib is slow in bulk
     except FileNotFoundError:
         return True
     return (stat.st_size, stat.st_mtime_ns) != (row["size"], row["mtime_ns"])
@@ -147,9 +151,10 @@ def best_run(ws: Workspace, platform: str, branch: str | None = None) -> dict[st
     Crashed and discarded runs never count; nor do superseded or retracted ones.
     """
     where, params = _run_filters(platform, branch, "keep", False)
+    # Pick the id on the narrow runs table first; joining the bodies before the LIMIT is slow.
     sql = (
-        f"SELECT r.id, rec.body, rec.size, rec.mtime_ns FROM runs r {_JOIN} {where} "
-        "AND r.val_bpb > 0 ORDER BY r.val_bpb, r.id LIMIT 1"
+        "SELECT id, body, size, mtime_ns FROM records WHERE id = (SELECT r.id FROM runs r "
+        f"{where} AND r.val_bpb > 0 ORDER BY r.val_bpb, r.id LIMIT 1)"
     )
     rows = _select(ws, sql, params)
     return _records(rows)[0] if rows else None
@@ -157,17 +162,16 @@ def best_run(ws: Workspace, platform: str, branch: str | None = None) -> dict[st
 
 def best_per_branch(ws: Workspace, platform: str) -> dict[str, dict[str, Any]]:
     """The best kept run of every branch on one platform."""
+    # One index seek per branch (branches come from the kept counts), not a scan of all runs.
     sql = f"""
-        WITH best AS (
-            SELECT r.branch, MIN(r.val_bpb) AS v FROM runs r
-            WHERE r.platform = ? AND r.status = 'keep' AND r.val_bpb > 0 AND {LIVE}
-            GROUP BY r.branch)
-        SELECT rec.id, rec.body, rec.size, rec.mtime_ns FROM best
+        SELECT rec.id, rec.body, rec.size, rec.mtime_ns FROM branch_counts b
         JOIN records rec ON rec.id = (
-            SELECT r.id FROM runs r WHERE r.platform = ? AND r.branch = best.branch
-            AND r.status = 'keep' AND r.val_bpb = best.v AND {LIVE} ORDER BY r.id LIMIT 1)
+            SELECT r.id FROM runs r WHERE r.platform = b.platform AND r.status = 'keep'
+            AND r.branch = b.branch AND r.val_bpb > 0 AND {LIVE}
+            ORDER BY r.val_bpb, r.id LIMIT 1)
+        WHERE b.platform = ? AND b.status = 'keep' AND b.n > 0
     """
-    return {run["branch"]: run for run in _records(_select(ws, sql, (platform, platform)))}
+    return {run["branch"]: run for run in _records(_select(ws, sql, (platform,)))}
 
 
 def leaderboard(ws: Workspace, platform: str, limit: int | None = None) -> list[dict[str, Any]]:
