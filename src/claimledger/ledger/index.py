@@ -23,7 +23,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from claimledger.ledger.indexrows import FileRow, decode_files, insert_rows
+from claimledger.ledger.indexrows import GONE, FileRow, decode_files, insert_rows
 from claimledger.ledger.records import schemas_version
 from claimledger.ledger.store import records_dir, remove_stale_temp
 from claimledger.workspace import Workspace
@@ -265,15 +265,9 @@ def _list_shard(
             remove_stale_temp(entry, now)
             continue
         name = f"{shard}/{entry.name}"
-        if name in known and not full:
-            seen.add(name)
-            continue
-        try:
-            stat = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            continue
         seen.add(name)
-        changed.append(FileRow(name, shard, stat.st_size, stat.st_mtime_ns))
+        if full or name not in known:
+            changed.append(FileRow(name, shard, -1, -1))
     return seen, changed
 
 
@@ -284,24 +278,20 @@ def _index_files(
     fingerprint = schemas_version(ws.schemas_dir)
     for decoded in decode_files(records_dir(ws), todo, ws.schemas_dir, fingerprint):
         insert_rows(conn, decoded)
-        result.indexed += len(decoded)
-        result.problems.extend((d.file.name, d.problem) for d in decoded if d.problem)
+        result.indexed += sum(d.problem != GONE for d in decoded)
+        result.problems.extend(
+            (d.file.name, d.problem) for d in decoded if d.problem not in (None, GONE)
+        )
 
 
 def reindex_names(ws: Workspace, names: Iterable[str]) -> None:
     """Check some files again (e.g. a query found one changed since it was indexed)."""
-    root = records_dir(ws)
     with _writing(ws) as conn:
         conn.execute("BEGIN IMMEDIATE")
         try:
-            todo = []
-            for name in names:
-                _drop_names(conn, [name])
-                try:
-                    stat = (root / name).stat()
-                except FileNotFoundError:
-                    continue
-                todo.append(FileRow(name, name.split("/")[0], stat.st_size, stat.st_mtime_ns))
+            names = list(names)
+            _drop_names(conn, names)
+            todo = [FileRow(name, name.split("/")[0], -1, -1) for name in names]
             _index_files(ws, conn, todo, RefreshResult())
             conn.execute("COMMIT")
         except BaseException:

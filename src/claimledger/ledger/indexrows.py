@@ -21,10 +21,11 @@ from claimledger.ledger.records import decode_record
 FILE_PATTERN = re.compile(r"([0-9a-f]{64})\.json")
 CHUNK = 2000
 PARALLEL_FROM = 8000  # below this, starting worker processes costs more than it saves
+GONE = "(removed while indexing)"  # not a problem of the ledger: such rows are skipped
 
 
 class FileRow(NamedTuple):
-    """A record file as listed: its name under records/ ("ab/<id>.json"), size and time."""
+    """A record file: its name under records/ ("ab/<id>.json"), size and time (-1 until read)."""
 
     name: str
     shard: str
@@ -71,17 +72,22 @@ def decode_chunk(
 
 
 def _decode_one(root: Path, row: FileRow, schemas_dir: Path, fingerprint: str) -> Decoded:
+    """Read and check one file; its size and time come from the open file (one syscall)."""
+    try:
+        with open(os.path.join(root, row.name), "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            data = handle.read()
+    except FileNotFoundError:
+        return Decoded(row, GONE)
+    except OSError as exc:
+        return Decoded(row, f"unreadable: {exc.strerror or exc}")
+    row = row._replace(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
     match = FILE_PATTERN.fullmatch(row.name.split("/")[-1])
     if match is None:
         return Decoded(row, "not a record file: names are <sha256 hex>.json")
     rid = match.group(1)
     if rid[:2] != row.shard:
         return Decoded(row, f"in folder {row.shard}/ but its name says {rid[:2]}/")
-    try:
-        with open(os.path.join(root, row.name), "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        return Decoded(row, f"unreadable: {exc.strerror or exc}")
     record, problem = decode_record(rid, data, schemas_dir, fingerprint)
     if record is None:
         return Decoded(row, problem)
@@ -117,9 +123,10 @@ KIND_INSERTS = {
 
 def insert_rows(conn: sqlite3.Connection, decoded: list[Decoded]) -> None:
     """Insert checked files into the tables (the caller holds a transaction)."""
+    bad = [d for d in decoded if d.problem and d.problem != GONE]
     conn.executemany(
         "INSERT OR REPLACE INTO bad_files VALUES (?,?,?,?)",
-        [(d.file.name, d.file.size, d.file.mtime_ns, d.problem) for d in decoded if d.problem],
+        [(d.file.name, d.file.size, d.file.mtime_ns, d.problem) for d in bad],
     )
     good = [d for d in decoded if d.problem is None]
     conn.executemany(

@@ -12,7 +12,7 @@ import hashlib
 import os
 import secrets
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -138,19 +138,3 @@ def remove_stale_temp(entry: os.DirEntry[str], now: float | None = None) -> bool
     except OSError:
         pass
     return False
-
-
-def iter_record_paths(ws: Workspace) -> Iterator[Path]:
-    """Every file under the records folder that is not a temporary file, in name order."""
-    root = records_dir(ws)
-    if not root.is_dir():
-        return
-    for folder in sorted(root.iterdir()):
-        if folder.name.startswith("."):
-            continue
-        if not folder.is_dir():
-            yield folder
-            continue
-        for path in sorted(folder.iterdir()):
-            if not path.name.startswith("."):
-                yield path
