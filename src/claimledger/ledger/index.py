@@ -105,6 +105,7 @@ def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")  # stored in the file: readers need not ask
         # A big first index overflows the default 2 MB page cache into the WAL file mid-build.
         conn.execute("PRAGMA cache_size=-65536")
+        conn.execute("PRAGMA journal_size_limit=33554432")  # do not keep a 100 MB WAL file
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
