@@ -88,16 +88,19 @@ def naive_load(ws: Workspace) -> int:
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """Seconds one call takes."""
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
+    """The median of `repeat` calls, in milliseconds."""
     return statistics.median(timed(fn) for _ in range(repeat)) * 1000
 
 
 def main() -> None:
+    """Parse the options, run the benchmark in a temporary folder, print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--branches", type=int, default=200)
@@ -113,6 +116,7 @@ def main() -> None:
 
 
 def run(root: Path, count: int, n_branches: int) -> dict[str, Any]:
+    """Every measurement, on a new workspace under `root`."""
     (root / "kb").mkdir()
     (root / "ledger").mkdir()
     ws = Workspace.open(root)

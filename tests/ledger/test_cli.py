@@ -167,5 +167,4 @@ def test_every_ledger_command_teaches_with_an_example() -> None:
     group = main.commands["ledger"]
     for name, command in group.commands.items():
         assert command.help and len(command.help) > 40, name
-        if name not in ("index",):
-            assert "claimledger ledger" in command.help, f"{name} has no example"
+        assert "claimledger ledger" in command.help, f"{name} has no example"

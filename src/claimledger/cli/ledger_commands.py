@@ -533,6 +533,10 @@ def index_command(state: Any, rebuild: bool, as_json: bool) -> None:
     """Bring the ledger index (.claimledger/ledger.sqlite) up to date and report.
 
     Every other command does this on its own; deleting the index loses nothing.
+
+    \b
+    Example:
+      claimledger ledger index --rebuild --json
     """
     import time
 

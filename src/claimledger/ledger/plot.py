@@ -67,6 +67,7 @@ def _offsets(ws: Workspace, by_branch: dict[str, list[dict[str, Any]]]) -> dict[
     offsets: dict[str, int] = {}
 
     def offset(branch: str) -> int:
+        """The x of a branch's first run, after its parent's offset (parents first)."""
         if branch not in offsets:
             offsets[branch] = 0  # the forest has no cycles; this guards the recursion anyway
             edge = parent.get(branch)
