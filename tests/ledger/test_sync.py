@@ -144,8 +144,29 @@ def test_unsound_record_files_are_never_pushed(clones: tuple[Workspace, Workspac
     assert b"edited" not in record_path(b, ids[0]).read_bytes()
 
 
-def test_sync_outside_git_is_a_clear_error(ws: Workspace, tmp_path: Path) -> None:
+def test_sync_outside_git_or_without_a_remote_is_a_clear_error(
+    ws: Workspace, tmp_path: Path
+) -> None:
     lone = tmp_path / "lone"
     shutil.copytree(ws.root, lone)
     with pytest.raises(SyncError, match="not in a git repository"):
         sync(Workspace.open(lone))
+    git(lone, "init", "--quiet", "-b", "main")
+    with pytest.raises(SyncError, match="no git remote 'origin'"):
+        sync(Workspace.open(lone))
+
+
+def test_the_first_sync_of_a_new_repository_creates_the_remote_branch(
+    clones: tuple[Workspace, Workspace], tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh"
+    for folder in ("kb", "ledger"):
+        (fresh / folder).mkdir(parents=True)
+    git(fresh, "init", "--quiet", "-b", "trunk")  # no commit yet
+    git(fresh, "remote", "add", "origin", str(tmp_path / "remote.git"))
+    ws = Workspace.open(fresh)
+    ids = add(ws, "carol", 3)
+    assert sync(ws).committed == 3
+    listing = git(tmp_path, "--git-dir", str(tmp_path / "remote.git"), "ls-tree", "-r",
+                  "--name-only", "trunk")  # fmt: skip
+    assert {Path(name).stem for name in listing.split()} == ids

@@ -58,6 +58,7 @@ def sync(
 ) -> SyncResult:
     """Commit new records, merge the remote's, push; retry when another push came first."""
     repo = _git_root(ws)
+    _check_remote(repo, remote)
     branch = branch or _current_branch(repo)
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(ws.cache_dir / LOCK_NAME):
@@ -109,10 +110,18 @@ def _git_root(ws: Workspace) -> Path:
 
 
 def _current_branch(repo: Path) -> str:
-    name = _git(repo, "rev-parse", "--abbrev-ref", "HEAD", check=False).stdout.strip()
-    if not name or name == "HEAD":
+    # symbolic-ref also names the branch of a repository without commits yet.
+    name = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
+    if not name:
         raise SyncError("no current git branch (detached HEAD?); pass a branch", repo)
     return name
+
+
+def _check_remote(repo: Path, remote: str) -> None:
+    if _git(repo, "remote", "get-url", remote, check=False).returncode != 0:
+        raise SyncError(
+            f"no git remote {remote!r}: add one with `git remote add {remote} URL`", repo
+        )
 
 
 def _commit_new_records(ws: Workspace, repo: Path) -> tuple[int, list[dict[str, Any]]]:
