@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from claimledger.errors import RecordError
@@ -192,3 +194,22 @@ def test_decode_record_names_each_way_a_file_can_be_unsound() -> None:
     )
     invalid = canonical_bytes({**good, "status": "kept"})
     assert "invalid" in decode_record(hashlib.sha256(invalid).hexdigest(), invalid, schemas, fp)[1]
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text().filter(lambda key: key != "id"), json_values, max_size=6))
+def test_canonical_json_is_a_fixed_point_so_our_own_writes_always_verify(record: dict) -> None:
+    data = canonical_bytes(record)
+    assert canonical_bytes(json.loads(data.decode("utf-8"))) == data
+    assert record_id(json.loads(data)) == hashlib.sha256(data).hexdigest()
