@@ -13,7 +13,13 @@ from typing import Any
 
 from claimledger.errors import NotFoundError, RecordError
 from claimledger.ledger.index import reading
-from claimledger.ledger.queries import LIVE, best_per_branch, best_run, runs_at_commit
+from claimledger.ledger.queries import (
+    LIVE,
+    best_per_branch,
+    best_run,
+    run_counts,
+    runs_at_commit,
+)
 from claimledger.ledger.records import SCHEMA_VERSION, drop_none, utc_now
 from claimledger.ledger.runs import default_agent
 from claimledger.ledger.store import append_record
@@ -115,20 +121,8 @@ def _node(
 
 def _branch_stats(ws: Workspace, platform: str | None) -> dict[str, dict[str, Any]]:
     """Counts of live runs per branch and status, and the platforms each branch ran on."""
-    where = "WHERE r.platform = ?" if platform else ""
-    params = [platform] if platform else []
     with reading(ws) as conn:
-        # The kept counts of all runs, minus the few superseded ones.
-        rows = conn.execute(
-            f"SELECT r.branch, r.platform, r.status, r.n FROM branch_counts r {where}", params
-        ).fetchall()
-        rows += conn.execute(
-            # CROSS JOIN keeps this order: the few superseded ids, then their runs.
-            "SELECT r.branch, r.platform, r.status, -COUNT(*) FROM "
-            "(SELECT DISTINCT target FROM superseded) s CROSS JOIN runs r "
-            f"ON r.id = s.target {where} GROUP BY 1, 2, 3",
-            params,
-        ).fetchall()
+        rows = run_counts(conn, platform)
     stats: dict[str, dict[str, Any]] = {}
     for branch, plat, status, count in rows:
         entry = stats.setdefault(branch, {"runs": 0, "keep": 0, "discard": 0, "crash": 0, "by": {}})

@@ -28,7 +28,7 @@ from claimledger.ledger.records import schemas_version
 from claimledger.ledger.store import records_dir, remove_stale_temp
 from claimledger.workspace import Workspace
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 INDEX_NAME = "ledger.sqlite"
 LOCK_NAME = "ledger.sqlite.lock"
 SHARD_PATTERN = re.compile(r"[0-9a-f]{2}")
@@ -59,6 +59,7 @@ CREATE INDEX IF NOT EXISTS runs_best ON runs (platform, status, branch, val_bpb)
 CREATE INDEX IF NOT EXISTS runs_rank ON runs (platform, status, val_bpb);
 CREATE INDEX IF NOT EXISTS runs_branch ON runs (branch, platform, status);
 CREATE INDEX IF NOT EXISTS runs_commit ON runs (commit_);
+CREATE INDEX IF NOT EXISTS runs_started ON runs (started, source_row);
 CREATE TABLE IF NOT EXISTS branch_counts (
     branch TEXT NOT NULL, platform TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
     PRIMARY KEY (branch, platform, status)) WITHOUT ROWID;

@@ -194,14 +194,35 @@ def runs_at_commit(ws: Workspace, commit: str, branch: str | None = None) -> lis
     return _records(_select(ws, f"{sql} AND {LIVE} ORDER BY {RUN_ORDER}", params))
 
 
+def run_counts(conn: sqlite3.Connection, platform: str | None = None) -> list[tuple[Any, ...]]:
+    """(branch, platform, status, live runs) from the kept counts, minus superseded runs.
+
+    Rows of the same key may repeat (a count and its correction); callers sum them.
+    """
+    where = "WHERE r.platform = ?" if platform else ""
+    params = [platform] if platform else []
+    rows = conn.execute(
+        f"SELECT r.branch, r.platform, r.status, r.n FROM branch_counts r {where}", params
+    ).fetchall()
+    rows += conn.execute(
+        # CROSS JOIN keeps this order: the few superseded ids, then their runs.
+        "SELECT r.branch, r.platform, r.status, -COUNT(*) FROM "
+        "(SELECT DISTINCT target FROM superseded) s CROSS JOIN runs r "
+        f"ON r.id = s.target {where} GROUP BY 1, 2, 3",
+        params,
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
 def platforms(ws: Workspace) -> dict[str, int]:
     """Every platform with its number of live runs, most runs first."""
     with reading(ws) as conn:
-        rows = conn.execute(
-            f"SELECT platform, COUNT(*) FROM runs r WHERE {LIVE} GROUP BY platform "
-            "ORDER BY COUNT(*) DESC, platform"
-        ).fetchall()
-    return {row[0]: row[1] for row in rows}
+        rows = run_counts(conn)
+    counts: dict[str, int] = {}
+    for _, platform, _, n in rows:
+        counts[platform] = counts.get(platform, 0) + n
+    ranked = sorted((item for item in counts.items() if item[1]), key=lambda x: (-x[1], x[0]))
+    return dict(ranked)
 
 
 def known_record_ids(ws: Workspace) -> set[str]:
@@ -214,7 +235,7 @@ def known_branches(ws: Workspace) -> set[str]:
     """Every branch named by a sound run or adoption record."""
     with reading(ws) as conn:
         rows = conn.execute(
-            "SELECT branch FROM runs UNION SELECT branch FROM adopts "
+            "SELECT branch FROM branch_counts WHERE n > 0 UNION SELECT branch FROM adopts "
             "UNION SELECT from_branch FROM adopts"
         ).fetchall()
     return {row[0] for row in rows}
