@@ -31,6 +31,15 @@ def test_deleting_the_index_loses_nothing(ws: Workspace) -> None:
     assert rebuild(ws).indexed == 3
 
 
+def test_a_damaged_index_file_is_rebuilt(ws: Workspace) -> None:
+    three_runs(ws)
+    before = runs(ws)
+    for suffix in ("-wal", "-shm"):
+        index_path(ws).with_name(index_path(ws).name + suffix).unlink(missing_ok=True)
+    index_path(ws).write_bytes(b"this is not a database" * 100)
+    assert runs(ws) == before
+
+
 def test_records_added_by_another_process_are_picked_up(ws: Workspace) -> None:
     three_runs(ws)
     other = Workspace.open(ws.root)

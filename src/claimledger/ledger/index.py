@@ -104,10 +104,10 @@ def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     if writer:
         conn.execute("PRAGMA journal_mode=WAL")  # stored in the file: readers need not ask
+        conn.execute("PRAGMA synchronous=NORMAL")
         # A big first index overflows the default 2 MB page cache into the WAL file mid-build.
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA journal_size_limit=33554432")  # do not keep a 100 MB WAL file
-    conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
@@ -118,7 +118,9 @@ def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
     try:
         current = _shard_times(records_dir(ws))
         if _is_stale(ws, conn, current):
+            conn.close()
             _refresh(ws, current, full=False)
+            conn = _connect(ws)  # the refresh may have replaced a damaged file
         yield conn
     finally:
         conn.close()
@@ -129,12 +131,23 @@ def _writing(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """The lock and a connection for updating the index, its tables created and current."""
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     with FileLock(ws.cache_dir / LOCK_NAME):
-        conn = _connect(ws, writer=True)
         try:
+            conn = _connect(ws, writer=True)
             _ensure_tables(conn, _fingerprint(ws))
+        except sqlite3.DatabaseError:
+            # A damaged cache file ("file is not a database"): it is only a cache.
+            _delete_index_files(ws)
+            conn = _connect(ws, writer=True)
+            _ensure_tables(conn, _fingerprint(ws))
+        try:
             yield conn
         finally:
             conn.close()
+
+
+def _delete_index_files(ws: Workspace) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{index_path(ws)}{suffix}").unlink(missing_ok=True)
 
 
 def _fingerprint(ws: Workspace) -> str:
@@ -143,12 +156,21 @@ def _fingerprint(ws: Workspace) -> str:
 
 
 def _ensure_tables(conn: sqlite3.Connection, fingerprint: str) -> None:
+    """Create the tables; start afresh when the schemas or the index format changed."""
     conn.executescript(TABLES)
     row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-    if row is None or row[0] != fingerprint:
-        # New schemas or a new index format: every file is validated again.
-        _clear(conn)
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+    if row is not None and row[0] == fingerprint:
+        return
+    # Every file is validated again, into tables of the current layout.
+    conn.execute("BEGIN IMMEDIATE")
+    names = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    for (name,) in names:
+        conn.execute(f'DROP TABLE "{name}"')
+    conn.execute("COMMIT")
+    conn.executescript(TABLES)
+    conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
 
 def _clear(conn: sqlite3.Connection) -> None:
@@ -207,8 +229,8 @@ def _is_stale(ws: Workspace, conn: sqlite3.Connection, current: dict[str, int]) 
     try:
         stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
         row = conn.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()
-    except sqlite3.OperationalError:
-        return True  # a new index: no tables yet
+    except sqlite3.DatabaseError:
+        return True  # a new index (no tables yet) or a damaged one: the writer deals with it
     return row is None or row[0] != _fingerprint(ws) or stored != current
 
 
