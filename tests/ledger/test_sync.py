@@ -136,9 +136,14 @@ def test_unsound_record_files_are_never_pushed(clones: tuple[Workspace, Workspac
     ids = sorted(add(a, "alice", 3))
     sync(a)
     record_path(a, ids[0]).write_bytes(b"edited after commit")
-    (record_path(a, ids[1]).parent / "junk.json").write_text("{}")
+    record_path(a, ids[1]).unlink()
+    (record_path(a, ids[2]).parent / "junk.json").write_text("{}")
     result = sync(a)
-    assert sorted(s["problem"][:12] for s in result.skipped) == ["changed afte", "not a record"]
+    assert sorted(s["problem"][:12] for s in result.skipped) == [
+        "changed afte",
+        "deleted afte",
+        "not a record",
+    ]
     sync(b)
     assert len(known_record_ids(b)) == 3
     assert b"edited" not in record_path(b, ids[0]).read_bytes()

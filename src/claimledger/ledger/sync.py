@@ -137,14 +137,7 @@ def _commit_new_records(ws: Workspace, repo: Path) -> tuple[int, list[dict[str, 
         code, path = entry[:2], entry[3:]
         if is_temp_name(Path(path).name):
             continue
-        problem = (
-            _new_file_problem(ws, repo / path, fingerprint)
-            if code == "??"
-            else (
-                "changed after it was committed: records are never edited "
-                f"(`git checkout -- {path}` restores it)"
-            )
-        )
+        problem = _status_problem(ws, repo, code, path, fingerprint)
         if problem:
             skipped.append({"path": path, "problem": problem})
         else:
@@ -156,6 +149,19 @@ def _commit_new_records(ws: Workspace, repo: Path) -> tuple[int, list[dict[str, 
              f"ledger: {len(new)} record(s) from {default_agent()}",
              "--pathspec-from-file=-", "--pathspec-file-nul", stdin=paths)  # fmt: skip
     return len(new), skipped
+
+
+def _status_problem(
+    ws: Workspace, repo: Path, code: str, path: str, fingerprint: str
+) -> str | None:
+    """Why a path that git reports under records/ must not be committed, if it must not."""
+    if code in ("??", "A "):  # new, or new and already staged by hand
+        return _new_file_problem(ws, repo / path, fingerprint)
+    change = "deleted" if "D" in code else "changed"
+    return (
+        f"{change} after it was committed: records are never edited or deleted "
+        f"(`git checkout -- {path}` restores it)"
+    )
 
 
 def _new_file_problem(ws: Workspace, path: Path, fingerprint: str) -> str | None:
