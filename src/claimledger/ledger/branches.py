@@ -82,22 +82,21 @@ def branches(ws: Workspace, platform: str | None = None) -> list[dict[str, Any]]
     nodes = {name: _node(name, tree, stats, bests) for name in names}
     for name, edge in tree.parent.items():
         nodes[edge["from_branch"]]["children"].append(name)
-    ordered: list[dict[str, Any]] = []
-    roots = sorted(n for n in names if n not in tree.parent)
-    for root in roots:
-        _walk(nodes, root, 0, ordered)
+    return _depth_first(nodes, sorted(n for n in names if n not in tree.parent))
+
+
+def _depth_first(nodes: dict[str, dict[str, Any]], roots: list[str]) -> list[dict[str, Any]]:
+    """Nodes in tree order with their depth (a stack, not recursion: chains can be long)."""
+    ordered = []
+    stack = [(root, 0) for root in reversed(roots)]
+    while stack:
+        name, depth = stack.pop()
+        node = nodes[name]
+        node["depth"] = depth
+        node["children"].sort()
+        ordered.append(node)
+        stack.extend((child, depth + 1) for child in reversed(node["children"]))
     return ordered
-
-
-def _walk(
-    nodes: dict[str, dict[str, Any]], name: str, depth: int, out: list[dict[str, Any]]
-) -> None:
-    node = nodes[name]
-    node["depth"] = depth
-    node["children"].sort()
-    out.append(node)
-    for child in node["children"]:
-        _walk(nodes, child, depth + 1, out)
 
 
 def _node(

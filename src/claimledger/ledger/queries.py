@@ -24,6 +24,7 @@ from claimledger.workspace import Workspace
 LIVE = "NOT EXISTS (SELECT 1 FROM superseded s WHERE s.target = r.id)"
 RUN_ORDER = "r.started, r.source_row, r.id"  # undated imported rows first, in file order
 RUN_ORDER_DESC = "r.started DESC, r.source_row DESC, r.id DESC"
+_JOIN = "JOIN records rec ON rec.id = r.id"
 MIN_PREFIX = 4
 CHECK_ROUNDS = 3
 
@@ -127,9 +128,6 @@ def runs(
         sql = f"SELECT * FROM ({sql} ORDER BY {RUN_ORDER_DESC} LIMIT {int(limit)})"
         return list(reversed(_records(_select(ws, sql, params))))
     return _records(_select(ws, f"{sql} ORDER BY {RUN_ORDER}", params))
-
-
-_JOIN = "JOIN records rec ON rec.id = r.id"
 
 
 def _run_filters(
