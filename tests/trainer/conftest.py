@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # A model small enough to train a few dozen steps in about a second on one core.
-TINY = ["depth=1", "width=32", "n_head=2", "seq_len=64", "batch_size=8", "lr=0.01", "embed_lr=0.03"]
+TINY = ["depth=1", "width=32", "n_head=2", "seq_len=64", "batch_size=8"]
 
 
 def write_corpus(folder: Path, files: int = 30, seed: int = 0) -> Path:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ def tiny_run(
     return run_trainer(options, cache, timeout=timeout)
 
 
+@pytest.mark.slow
 def test_finished_run_returns_its_summary_and_streams_its_output(
     corpus: Path, tmp_path: Path
 ) -> None:
@@ -43,6 +48,7 @@ def test_finished_run_returns_its_summary_and_streams_its_output(
     assert result.to_dict()["summary"] == result.summary
 
 
+@pytest.mark.slow
 def test_injected_nan_is_a_crash_with_its_reason(corpus: Path, tmp_path: Path) -> None:
     result = tiny_run(corpus, tmp_path, inject_nan_at_step="3")
     assert result.status == "crash" and result.crash_kind == "nan"
@@ -51,12 +57,14 @@ def test_injected_nan_is_a_crash_with_its_reason(corpus: Path, tmp_path: Path) -
     assert result.returncode == 1
 
 
+@pytest.mark.slow
 def test_impossible_memory_request_is_an_oom_crash(corpus: Path, tmp_path: Path) -> None:
     result = tiny_run(corpus, tmp_path, width="1000000", n_head="1")
     assert result.crash_kind == "oom" and result.crash_reason.startswith("oom: ")
     assert "GiB" in result.crash_reason and result.summary["status"] == "crash"
 
 
+@pytest.mark.slow
 def test_timeout_is_a_crash_with_reason_timeout(corpus: Path, tmp_path: Path) -> None:
     options = TrainerOptions(
         time_budget=600, overrides=TINY_OVERRIDES, data=corpus, device="cpu", threads=1
@@ -117,3 +125,38 @@ def test_options_become_train_py_arguments() -> None:
 def test_invalid_options_raise(kwargs: dict, problem: str) -> None:
     with pytest.raises(TrainerError, match=problem):
         TrainerOptions(**kwargs)
+
+
+CALLER = """
+import sys
+from pathlib import Path
+from claimledger.trainer import TrainerOptions, run_trainer
+
+def on_line(line):
+    if line.startswith("step"):
+        Path(sys.argv[3]).touch()
+
+overrides = dict(s.split("=") for s in sys.argv[4:])
+options = TrainerOptions(time_budget=60, overrides=overrides, data=Path(sys.argv[1]), threads=1)
+run_trainer(options, Path(sys.argv[2]), timeout=90, on_line=on_line)  # no long orphan if broken
+"""
+
+
+@pytest.mark.slow
+def test_training_stops_when_its_caller_is_killed(corpus: Path, tmp_path: Path) -> None:
+    marker, cache = tmp_path / "started", tmp_path / "cache"
+    caller = subprocess.Popen(
+        [sys.executable, "-c", CALLER, str(corpus), str(cache), str(marker), *TINY]
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    caller.kill()  # SIGKILL: the runner gets no chance to stop its child
+    caller.wait()
+    summaries = []
+    while not summaries and time.monotonic() < deadline:
+        summaries = list(cache.glob("trainer-run-*/summary.json"))
+        time.sleep(0.2)
+    assert summaries, "the orphaned training kept running"
+    summary = json.loads(summaries[0].read_text())
+    assert summary["crash_kind"] == "killed" and "parent process" in summary["crash_reason"]

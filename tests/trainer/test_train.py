@@ -68,8 +68,8 @@ def test_time_budget_stops_the_training_at_the_budget(tiny: Tiny, tmp_path: Path
     assert summary["total_seconds"] > summary["training_seconds"]
 
 
-def test_muon_trains_the_tiny_model(tiny: Tiny, tmp_path: Path) -> None:
-    summary = run(tiny("--set", "optimizer=muon", tokens=10_000), tmp_path / "s.json")
+def test_adamw_trains_the_tiny_model_too(tiny: Tiny, tmp_path: Path) -> None:
+    summary = run(tiny("--set", "optimizer=adamw", tokens=10_000), tmp_path / "s.json")
     assert summary["status"] == "ok" and summary["train_loss"] < 0.7 * 5.545
 
 
@@ -80,6 +80,7 @@ def test_muon_trains_the_tiny_model(tiny: Tiny, tmp_path: Path) -> None:
         ("depth=two", "not a valid int"),
         ("width=30", "even whole number"),
         ("optimizer=sgd", "adamw or muon"),
+        ("batch_size=0", "must be positive"),
         ("warmup_frac=0.9", "sum to at most 1"),
     ],
 )
@@ -101,6 +102,11 @@ def test_injected_nan_stops_the_run_at_that_step(tiny: Tiny, tmp_path: Path) -> 
     summary = json.loads((tmp_path / "s.json").read_text())
     assert summary["crash_kind"] == "nan" and "step 5" in summary["crash_reason"]
     assert summary["num_steps"] == 4
+
+
+def test_orphaned_run_stops_when_its_parent_is_gone(tiny: Tiny, tmp_path: Path) -> None:
+    summary = run(tiny("--parent-pid", "999999999"), tmp_path / "s.json")
+    assert summary["crash_kind"] == "killed" and "999999999" in summary["crash_reason"]
 
 
 def test_untrained_model_scores_8_bits_per_byte(corpus: Path, tmp_path: Path) -> None:

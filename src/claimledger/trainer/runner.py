@@ -126,7 +126,9 @@ def _child_env() -> dict[str, str]:
     # The child must import this very claimledger, even when it is not installed.
     package_parent = str(Path(__file__).resolve().parents[2])
     path = [package_parent, *filter(None, [os.environ.get("PYTHONPATH")])]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(path), "PYTHONUNBUFFERED": "1"}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see train.py: shared CPUs
+    return env
 
 
 def _drain(
@@ -235,7 +237,7 @@ def run_trainer(
     with tempfile.TemporaryDirectory(prefix="trainer-run-", dir=cache_dir) as tmp:
         summary_path = Path(tmp) / "summary.json"
         command = [sys.executable, *entry, *options.args(), "--cache-dir", str(cache_dir)]
-        command += ["--summary-json", str(summary_path)]
+        command += ["--summary-json", str(summary_path), "--parent-pid", str(os.getpid())]
         if timeout is not None:
             command += ["--timeout", repr(float(timeout))]
         start = time.monotonic()

@@ -5,9 +5,10 @@ Agents edit this file (or pass `--set key=value`); the data and the metric live 
 schedule, device and budget helpers, then the run itself in `train()`.
 
     python -m claimledger.trainer.train --time-budget 60
-    python -m claimledger.trainer.train --token-budget 2000000 --seed 1 --set lr=0.004
+    python -m claimledger.trainer.train --token-budget 2000000 --seed 1 --set muon_lr=0.04
     python -m claimledger.trainer.train --device cuda --compile --time-budget 300 \\
-        --set depth=10 --set width=640 --set n_head=5 --set seq_len=1024 --set batch_size=64
+        --set depth=10 --set width=640 --set n_head=5 --set seq_len=1024 --set batch_size=64 \\
+        --set muon_lr=0.02 --set embed_lr=0.01
 
 The run ends with `key: value` lines (val_bpb, training_seconds, ...) and, with
 `--summary-json PATH`, the same as JSON with the resolved config. A failed run (NaN or exploding
@@ -35,6 +36,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+# OpenMP threads that spin at barriers collapse (5x slower) when another process holds a core,
+# as on a shared machine; sleeping threads cost nothing measurable. Must precede `import torch`.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -49,29 +54,29 @@ from claimledger.trainer.prepare import (
 )
 
 # ---------------------------------------------------------------------------------------------
-# Hyperparameters: tuned for 2 CPU cores and a 60 s budget. Change them here or per run with
-# `--set key=value`; the summary records the resolved values.
+# Hyperparameters: tuned for 2 CPU cores and a 60 s budget (README: "Defaults and tuning").
+# Change them here or per run with `--set key=value`; the summary records the resolved values.
 
 
 @dataclasses.dataclass
 class Hyperparameters:
-    depth: int = 4  # transformer blocks
-    width: int = 128  # model dimension
-    n_head: int = 4  # attention heads (head size = width / n_head, must be even)
+    depth: int = 2  # transformer blocks
+    width: int = 64  # model dimension
+    n_head: int = 2  # attention heads (head size = width / n_head, must be even)
     seq_len: int = 256  # training context in bytes
-    batch_size: int = 32  # sequences per step
+    batch_size: int = 16  # sequences per step
     mlp_ratio: int = 4  # MLP hidden size = mlp_ratio * width
     qk_norm: bool = True  # RMS-normalise queries and keys
     logit_softcap: float = 15.0  # logits = cap * tanh(logits / cap); 0 disables
     tie_embeddings: bool = False  # share the input embedding and the output head
-    optimizer: str = "adamw"  # adamw | muon (Muon for hidden matrices, AdamW for the rest)
-    lr: float = 0.003  # AdamW learning rate of the hidden matrices
-    embed_lr: float = 0.003  # AdamW learning rate of the embedding and the output head
-    muon_lr: float = 0.02  # Muon learning rate of the hidden matrices (optimizer=muon)
+    optimizer: str = "muon"  # muon (Muon for hidden matrices, AdamW for the rest) | adamw
+    lr: float = 0.01  # AdamW learning rate of the hidden matrices (optimizer=adamw)
+    embed_lr: float = 0.03  # AdamW learning rate of the embedding and the output head
+    muon_lr: float = 0.03  # Muon learning rate of the hidden matrices (optimizer=muon)
     muon_momentum: float = 0.95
     weight_decay: float = 0.1  # decoupled, on hidden matrices only
-    beta1: float = 0.9
-    beta2: float = 0.95
+    beta1: float = 0.9  # AdamW
+    beta2: float = 0.95  # AdamW
     grad_clip: float = 1.0  # max global gradient norm; 0 disables
     warmup_frac: float = 0.05  # share of the budget spent ramping the learning rate up
     warmdown_frac: float = 0.3  # share of the budget spent decaying it linearly to zero
@@ -453,7 +458,10 @@ def batches(data: torch.Tensor, hp: Hyperparameters, seed: int) -> Iterator[torc
 
 
 def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]) -> None:
-    """Train in the budget, evaluate, and fill `summary` as it goes (so a crash keeps it)."""
+    """Train in the budget, evaluate, and fill `summary` as it goes (so a crash keeps it).
+
+    One long function on purpose: the run reads top to bottom, phase by phase, as in nanoGPT.
+    """
     # Setup: device, determinism, data, model, optimizers.
     device = pick_device(args.device)
     summary.update(device=str(device), device_name=device_name(device))
@@ -494,9 +502,7 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
         if progress >= 1.0:
             break
         multiplier = lr_multiplier(progress, hp)
-        for opt in optimizers:
-            for group in opt.param_groups:
-                group["lr"] = group["initial_lr"] * multiplier
+        set_lr(optimizers, multiplier)
 
         t0 = time.perf_counter()
         batch = next(stream).to(device, non_blocking=True)
@@ -517,16 +523,11 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
             training_time += dt
             timed_tokens += tokens_per_step
 
-        # Checks: stop at the first sign of divergence.
+        # Checks: stop at the first sign of divergence, or when the caller is gone.
         first_loss = loss_value if first_loss is None else first_loss
-        if not math.isfinite(loss_value):
-            raise Crash("nan", f"nan: loss is {loss_value} at step {step}")
-        if loss_value > EXPLODE_FACTOR * first_loss:
-            raise Crash(
-                "exploding_loss",
-                f"exploding_loss: loss {loss_value:.3f} at step {step} is over "
-                f"{EXPLODE_FACTOR:g}x the first loss {first_loss:.3f}",
-            )
+        check_loss(loss_value, first_loss, step)
+        if args.parent_pid and os.getppid() != args.parent_pid:
+            raise Crash("killed", f"killed: the parent process {args.parent_pid} exited")
         summary.update(num_steps=step, total_tokens=step * tokens_per_step)
         summary.update(training_seconds=round(training_time, 3), train_loss=loss_value)
 
@@ -535,10 +536,9 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
             next_log += LOG_EVERY_FRAC
             curve.append([step, step * tokens_per_step, round(loss_value, 5)])
             tok_s = timed_tokens / training_time if training_time else 0.0
-            print(
+            say(
                 f"step {step:05d} | {100 * progress:5.1f}% | loss {loss_value:.4f} | "
-                f"lr x{multiplier:.2f} | {tok_s:,.0f} tok/s | {training_time:.1f} s",
-                flush=True,
+                f"lr x{multiplier:.2f} | {tok_s:,.0f} tok/s | {training_time:.1f} s"
             )
     summary["loss_curve"] = curve
 
@@ -551,7 +551,23 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
     peak = peak_flops(summary["device_name"], args.peak_flops)
     if peak and tokens_per_second:
         summary["mfu_percent"] = 100 * model.flops_per_token() * tokens_per_second / peak
-    summary["peak_memory_mb"] = peak_memory_mb(device)
+
+
+def set_lr(optimizers: list[torch.optim.Optimizer], multiplier: float) -> None:
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = group["initial_lr"] * multiplier
+
+
+def check_loss(loss: float, first_loss: float, step: int) -> None:
+    if not math.isfinite(loss):
+        raise Crash("nan", f"nan: loss is {loss} at step {step}")
+    if loss > EXPLODE_FACTOR * first_loss:
+        raise Crash(
+            "exploding_loss",
+            f"exploding_loss: loss {loss:.3f} at step {step} is over "
+            f"{EXPLODE_FACTOR:g}x the first loss {first_loss:.3f}",
+        )
 
 
 def corpus_summary(data: PreparedData) -> dict[str, Any]:
@@ -607,12 +623,7 @@ def new_summary(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def report(summary: dict[str, Any], path: Path | None) -> None:
-    print("---")
-    for key in SUMMARY_LINES:
-        value = summary.get(key)
-        if isinstance(value, float):
-            value = f"{value:.6f}" if key == "val_bpb" else f"{value:.2f}"
-        print(f"{key}: {'null' if value is None else value}")
+    """Write the JSON first (a reader may be gone, the file must not be), then the lines."""
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -620,6 +631,19 @@ def report(summary: dict[str, Any], path: Path | None) -> None:
             json.dump(summary, handle, indent=2, sort_keys=True)
             handle.write("\n")
         os.replace(tmp, path)
+    lines = ["---"]
+    for key in SUMMARY_LINES:
+        value = summary.get(key)
+        if isinstance(value, float):
+            value = f"{value:.6f}" if key == "val_bpb" else f"{value:.2f}"
+        lines.append(f"{key}: {'null' if value is None else value}")
+    say("\n".join(lines))
+
+
+def say(text: str) -> None:
+    """Print, ignoring a closed stdout (a caller that died must not turn a run into a crash)."""
+    with contextlib.suppress(OSError):
+        print(text, flush=True)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -642,6 +666,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, metavar="S", help="hard wall-clock limit")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads")
     parser.add_argument("--peak-flops", type=float, help="device peak FLOPS for MFU if not known")
+    parser.add_argument("--parent-pid", type=int, help="stop when this parent process exits")
     args = parser.parse_args(argv)
     if args.token_budget is None and args.time_budget is None:
         args.time_budget = DEFAULT_TIME_BUDGET
@@ -668,6 +693,8 @@ def main(argv: list[str] | None = None) -> int:
         if crash.kind == "error":
             traceback.print_exc()
         summary.update(status="crash", crash_kind=crash.kind, crash_reason=crash.reason)
+    if summary.get("device"):
+        summary["peak_memory_mb"] = round(peak_memory_mb(torch.device(summary["device"])), 1)
     summary["total_seconds"] = round(time.perf_counter() - start, 3)
     report(summary, args.summary_json)
     return 0 if summary["status"] == "ok" else 1
