@@ -140,12 +140,18 @@ def test_newton_schulz_makes_singular_values_near_one() -> None:
         ("NVIDIA L4", 121e12),
         ("NVIDIA L40S", 362e12),
         ("NVIDIA GeForce RTX 4090", 165e12),
-        ("x86_64", None),
+        ("AMD EPYC 7B13", None),
     ],
 )
 def test_peak_flops_table_matches_device_names(name: str, flops: float | None) -> None:
-    assert trainer.peak_flops(name, None) == flops
-    assert trainer.peak_flops(name, 1e12) == 1e12
+    assert trainer.peak_flops(name) == flops
+
+
+def test_configured_peak_gives_an_mfu_on_cpu(tiny: Tiny, tmp_path: Path) -> None:
+    summary = run(tiny("--peak-flops", "1e12", tokens=2_000), tmp_path / "s.json")
+    expected = 100 * GPT(Hyperparameters(**summary["config"])).flops_per_token()
+    mfu = expected * summary["tokens_per_second"] / 1e12
+    assert summary["mfu_percent"] == pytest.approx(mfu, rel=1e-3)
 
 
 def test_flops_per_token_counts_matmuls_and_attention() -> None:

@@ -305,12 +305,14 @@ def device_name(device: torch.device) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
+    with contextlib.suppress(OSError):  # Linux names the CPU model; platform often does not
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
     return platform.processor() or platform.machine() or "cpu"
 
 
-def peak_flops(name: str, configured: float | None) -> float | None:
-    if configured:
-        return configured
+def peak_flops(name: str) -> float | None:
     return next((flops for key, flops in PEAK_BF16_FLOPS if key in name), None)
 
 
@@ -548,7 +550,9 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
         summary["val_bpb"] = evaluate_bpb(model_fn, data.val, device)
     tokens_per_second = timed_tokens / training_time if training_time else None
     summary["tokens_per_second"] = round(tokens_per_second, 1) if tokens_per_second else None
-    peak = peak_flops(summary["device_name"], args.peak_flops)
+    peak = args.peak_flops or (
+        peak_flops(summary["device_name"]) if device.type == "cuda" else None
+    )
     if peak and tokens_per_second:
         summary["mfu_percent"] = 100 * model.flops_per_token() * tokens_per_second / peak
 
