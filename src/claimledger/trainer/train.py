@@ -240,18 +240,18 @@ class Muon(torch.optim.Optimizer):
 
 def build_optimizers(model: GPT, hp: Hyperparameters) -> list[torch.optim.Optimizer]:
     hidden = [p for p in model.blocks.parameters() if p.ndim == 2]
-    ends = list({id(p): p for p in (model.embed.weight, model.head.weight)}.values())
-    adam = dict(betas=(hp.beta1, hp.beta2), eps=1e-8)
+    ends = list({id(p): p for p in (model.embed.weight, model.head.weight)}.values())  # tied: one
     groups = [dict(params=ends, lr=hp.embed_lr, weight_decay=0.0)]
-    optimizers: list[torch.optim.Optimizer] = []
+    if hp.optimizer == "adamw":
+        groups.append(dict(params=hidden, lr=hp.lr, weight_decay=hp.weight_decay))
+    optimizers: list[torch.optim.Optimizer] = [
+        torch.optim.AdamW(groups, betas=(hp.beta1, hp.beta2), eps=1e-8)
+    ]
     if hp.optimizer == "muon":
         optimizers.append(Muon(hidden, hp.muon_lr, hp.muon_momentum, hp.weight_decay))
-    else:
-        groups.append(dict(params=hidden, lr=hp.lr, weight_decay=hp.weight_decay))
-    optimizers.insert(0, torch.optim.AdamW(groups, **adam))
     for opt in optimizers:
         for group in opt.param_groups:
-            group["initial_lr"] = group["lr"]
+            group["initial_lr"] = group["lr"]  # the schedule scales from here
     return optimizers
 
 
