@@ -15,8 +15,10 @@ from claimledger.trainer.prepare import (
     EVAL_BYTES,
     EVAL_CONTEXT,
     default_corpus_root,
+    device_name,
     eval_windows,
     list_corpus_files,
+    peak_flops,
     read_corpus,
     split_corpus,
 )
@@ -131,3 +133,24 @@ def test_a_model_that_knows_the_data_scores_lower(corpus: Path, tmp_path: Path) 
     unigram = (counts / counts.sum()).log()
     bpb = evaluate_bpb(lambda x: unigram.expand(*x.shape, 256), data.val, "cpu")
     assert 2.0 < bpb < 6.0
+
+
+@pytest.mark.parametrize(
+    ("name", "flops"),
+    [
+        ("NVIDIA H100 80GB HBM3", 989e12),
+        ("NVIDIA H100 PCIe", 756e12),
+        ("NVIDIA A100-SXM4-40GB", 312e12),
+        ("NVIDIA L4", 121e12),
+        ("NVIDIA L40S", 362e12),
+        ("NVIDIA GeForce RTX 4090", 165e12),
+        ("AMD EPYC 7B13", None),
+    ],
+)
+def test_peak_flops_table_matches_device_names(name: str, flops: float | None) -> None:
+    assert peak_flops(name) == flops
+
+
+def test_cpu_device_is_named_for_the_summary() -> None:
+    name = device_name(torch.device("cpu"))
+    assert isinstance(name, str) and name.strip()

@@ -12,6 +12,7 @@ same version of this file) and the same platform and budget.
   the first VAL_PERCENT percent, so adding a file never moves another one across the split.
 - Prepared bytes live in `<cache-dir>/trainer-data/<corpus-hash>/{train,val}.bin`, written
   atomically under a file lock, so concurrent runs prepare once and never read half a file.
+- Measurement is fixed too: the device's name, its peak FLOPS (for MFU) and peak memory.
 - The metric, `evaluate_bpb`, scores EVAL_BYTES validation bytes (or all that fit, for small
   corpora) in fixed, disjoint windows of EVAL_CONTEXT bytes spread evenly over the validation
   split, each byte once, whatever the model, its sequence length or its batch size.
@@ -20,10 +21,13 @@ same version of this file) and the same platform and budget.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
+import platform
+import sys
 import sysconfig
 import tempfile
 from collections.abc import Callable
@@ -222,3 +226,75 @@ def evaluate_bpb(
             )
             total_nats += loss.item()
     return total_nats / (math.log(2) * windows.shape[0] * EVAL_CONTEXT)
+
+
+# Measurement: the name of a device, its peak dense bf16 tensor FLOPS (vendor datasheets) and
+# its memory. In PEAK_BF16_FLOPS the first name that is a substring of the device name wins, so
+# specific names come first.
+
+PEAK_BF16_FLOPS = [
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),
+    ("H200", 989e12),
+    ("GH200", 989e12),
+    ("B200", 2250e12),
+    ("A100", 312e12),
+    ("L40S", 362e12),
+    ("L40", 181e12),
+    ("L4", 121e12),
+    ("RTX 6000 Ada", 364e12),
+    ("A6000", 155e12),
+    ("RTX 4090", 165e12),
+    ("RTX 3090", 71e12),
+    ("MI300X", 1307e12),
+]
+
+
+def device_name(device: torch.device) -> str:
+    """The GPU's name, or the CPU's model name where the system tells it."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return "Apple MPS"
+    with contextlib.suppress(OSError):  # Linux names the CPU model; platform often does not
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def peak_flops(name: str) -> float | None:
+    """Peak dense bf16 FLOPS of a GPU from its name, None when the table does not know it."""
+    return next((flops for key, flops in PEAK_BF16_FLOPS if key in name), None)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process on the device in MiB (on a CPU: the peak resident set)."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    if device.type == "mps":
+        return torch.mps.driver_allocated_memory() / 2**20
+    import resource  # Unix only, like the CPU figure it gives
+
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes free for a new allocation on the device, None when it cannot be known."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    if device.type == "cpu":
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return None

@@ -26,7 +26,6 @@ import json
 import math
 import os
 import platform
-import resource
 import signal
 import sys
 import tempfile
@@ -48,8 +47,12 @@ from claimledger.trainer.prepare import (
     EVAL_CONTEXT,
     VOCAB_SIZE,
     PreparedData,
+    available_memory,
+    device_name,
     eval_windows,
     evaluate_bpb,
+    peak_flops,
+    peak_memory_mb,
     prepare_data,
 )
 
@@ -268,25 +271,8 @@ def lr_multiplier(progress: float, hp: Hyperparameters) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# Device, memory and MFU. Peak dense bf16 tensor FLOPS per device (vendor datasheets); the
-# first name that is a substring of the device name wins, so specific names come first.
-
-PEAK_BF16_FLOPS = [
-    ("H100 PCIe", 756e12),
-    ("H100", 989e12),
-    ("H200", 989e12),
-    ("GH200", 989e12),
-    ("B200", 2250e12),
-    ("A100", 312e12),
-    ("L40S", 362e12),
-    ("L40", 181e12),
-    ("L4", 121e12),
-    ("RTX 6000 Ada", 364e12),
-    ("A6000", 155e12),
-    ("RTX 4090", 165e12),
-    ("RTX 3090", 71e12),
-    ("MI300X", 1307e12),
-]
+# Device: CUDA, then Apple's MPS, then the CPU. (How devices are measured, their peak FLOPS and
+# memory, is fixed in prepare.py.)
 
 
 def pick_device(choice: str) -> torch.device:
@@ -298,44 +284,6 @@ def pick_device(choice: str) -> torch.device:
         else:
             choice = "cpu"
     return torch.device(choice)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "mps":
-        return "Apple MPS"
-    with contextlib.suppress(OSError):  # Linux names the CPU model; platform often does not
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    return platform.processor() or platform.machine() or "cpu"
-
-
-def peak_flops(name: str) -> float | None:
-    return next((flops for key, flops in PEAK_BF16_FLOPS if key in name), None)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    if device.type == "mps":
-        return torch.mps.driver_allocated_memory() / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10
-
-
-def available_memory(device: torch.device) -> int | None:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    if device.type == "cpu":
-        with contextlib.suppress(OSError, ValueError):
-            for line in Path("/proc/meminfo").read_text().splitlines():
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    return None
 
 
 def count_params(hp: Hyperparameters) -> int:
@@ -432,15 +380,17 @@ def hard_limits(timeout: float | None) -> Iterator[None]:
     def on_term(signum: int, frame: Any) -> None:
         raise Crash("killed", f"killed: received {signal.Signals(signum).name}")
 
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGALRM, signal.SIGTERM)}
+    timer = bool(timeout) and hasattr(signal, "setitimer")  # else only the runner enforces it
+    previous = {signal.SIGTERM: signal.getsignal(signal.SIGTERM)}
     signal.signal(signal.SIGTERM, on_term)
-    if timeout:
+    if timer:
+        previous[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
         signal.signal(signal.SIGALRM, on_alarm)
         signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
         yield
     finally:
-        if timeout:
+        if timer:
             signal.setitimer(signal.ITIMER_REAL, 0)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
