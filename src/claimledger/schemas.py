@@ -81,11 +81,14 @@ def _is_calendar_date(text: str) -> bool:
 
 
 @lru_cache(maxsize=16)
-def fast_validator(schemas_dir: Path, name: str) -> Any:
+def fast_validator(schemas_dir: Path, name: str, fingerprint: str = "") -> Any:
     """A fastjsonschema validator (compiled to Python; ~20x faster than jsonschema), with the
-    same strict calendar check for `format: date` as jsonschema's FormatChecker."""
+    same strict calendar check for `format: date` as jsonschema's FormatChecker.
+
+    `fingerprint` is part of the cache key only: pass a new one when the schema file changed."""
     import fastjsonschema
 
+    del fingerprint
     schema = load_schema(schemas_dir, name)
     return fastjsonschema.compile(schema, formats={"date": _is_calendar_date})
 
