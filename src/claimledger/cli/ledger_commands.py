@@ -67,6 +67,16 @@ def _json_file(path: str) -> dict[str, Any]:
     return data
 
 
+def _print_runs(found: list[dict[str, Any]], as_json: bool, empty: str) -> None:
+    """Runs as JSON, as a table, or a line saying there are none."""
+    if as_json:
+        echo_json(found)
+    elif found:
+        print_table(RUN_COLUMNS, [_short(r) for r in found])
+    else:
+        click.echo(empty)
+
+
 def _short(run: dict[str, Any]) -> list[Any]:
     """The table cells of a run."""
     when = run.get("started", "")[:19].replace("T", " ") or f"row {run.get('source_row', '')}"
@@ -239,12 +249,7 @@ def log(
     from claimledger.ledger import runs
 
     found = runs(state.workspace, platform, branch, status, limit=None if show_all else limit)
-    if as_json:
-        echo_json(found)
-    elif found:
-        print_table(RUN_COLUMNS, [_short(r) for r in found])
-    else:
-        click.echo("no runs")
+    _print_runs(found, as_json, empty="no runs")
 
 
 @ledger.command("best")
@@ -274,12 +279,7 @@ def best(state: Any, platform: str | None, branch: str | None, top: int, as_json
         found = [
             r for p in ([platform] if platform else platforms(ws)) if (r := best_run(ws, p, branch))
         ]
-    if as_json:
-        echo_json(found)
-    elif found:
-        print_table(RUN_COLUMNS, [_short(r) for r in found])
-    else:
-        click.echo("no kept runs")
+    _print_runs(found, as_json, empty="no kept runs")
 
 
 @ledger.command("branches")
