@@ -87,10 +87,7 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
     result.keys = _keys(stem, title, scan.h1, metadata.get("aliases"))
     links = [("link", link) for link in scan.links] + _field_links(metadata)
     result.link_rows = [_link_row(kind, link) for kind, link in links]
-    lines = note.field_lines()
-    result.problems = list(note.problems) + _schema_problems(
-        note_type, metadata, schemas_dir, lines
-    )
+    result.problems = list(note.problems) + _schema_problems(note_type, metadata, schemas_dir, note)
     if not note.has_frontmatter and result.role == "source":
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
     description = result.fields["description"] or ""
@@ -143,13 +140,15 @@ def _field_links(metadata: dict[str, Any]) -> list[tuple[str, Link]]:
 
 
 def _schema_problems(
-    note_type: str | None, metadata: dict[str, Any], schemas_dir: Path, lines: dict[str, int]
+    note_type: str | None, metadata: dict[str, Any], schemas_dir: Path, note: Note
 ) -> list[Problem]:
     schema = SCHEMA_FOR_TYPE.get(note_type or "")
-    if schema is None:
+    errors = validation_errors(schemas_dir, schema, metadata) if schema else []
+    if not errors:
         return []
+    lines = note.field_lines()  # only for invalid notes: this scans the YAML again
     problems = []
-    for where, message in validation_errors(schemas_dir, schema, metadata):
+    for where, message in errors:
         code = "missing-field" if "is a required property" in message else "schema"
         text = f"{where}: {message}" if where != "(top)" else message
         problems.append(Problem(code, text, lines.get(where.split("/")[0], 1)))
