@@ -52,3 +52,7 @@ class LeaseHeldError(ClaimledgerError):
 
 class SyncError(ClaimledgerError):
     """Synchronising the ledger with a git remote failed."""
+
+
+class ProposalError(ClaimledgerError):
+    """A planner proposal is invalid or cannot be read or written."""
