@@ -1,9 +1,21 @@
 """The one command, `claimledger`: parses, calls the library, prints. No logic lives here."""
 
-from claimledger.cli import kb_commands, ledger_commands
+from claimledger.cli import (
+    kb_commands,
+    ledger_commands,
+    report_commands,
+    review_commands,
+    trainer_commands,
+)
 from claimledger.cli.app import main
 
-for _command in [*kb_commands.COMMANDS, *ledger_commands.COMMANDS]:
+for _command in [
+    *kb_commands.COMMANDS,
+    *ledger_commands.COMMANDS,
+    *review_commands.COMMANDS,
+    *report_commands.COMMANDS,
+    *trainer_commands.COMMANDS,
+]:
     main.add_command(_command)
 
 __all__ = ["main"]
