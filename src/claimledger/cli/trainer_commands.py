@@ -1,0 +1,143 @@
+"""Trainer commands: `claimledger run`, the bundled trainer with every run recorded.
+
+The library is imported inside the command so that `claimledger --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+
+from claimledger.cli.output import echo_json, is_terminal, print_table, with_json
+
+
+def _overrides(items: tuple[str, ...]) -> dict[str, str]:
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+@contextlib.contextmanager
+def _progress_line(total: int, enabled: bool) -> Iterator[Any]:
+    """A rich status line showing the trainer's latest output line for the current seed."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    seen: list[int] = []
+    with console.status("starting the trainer") as status:
+
+        def update(seed: int, line: str) -> None:
+            if seed not in seen:
+                seen.append(seed)
+            if line.startswith("step "):
+                status.update(f"seed {seed} ({len(seen)}/{total}) | {line}")
+
+        yield update
+
+
+def _print_result(result: Any) -> None:
+    rows = []
+    for run in result.runs:
+        bpb = f"{run.val_bpb:.6f}" if run.val_bpb is not None else "-"
+        rows.append([run.seed, bpb, run.status, run.crash_reason or "", run.record_id[:12]])
+    print_table(("seed", "val_bpb", "status", "crash", "run"), rows, title=result.platform)
+    mean = result.mean_val_bpb
+    base = result.baseline
+    click.echo(
+        f"mean val_bpb {mean:.6f}" if mean is not None else "every seed crashed",
+        nl=False,
+    )
+    if base and mean is not None:
+        click.echo(f" vs baseline {base['val_bpb']:.6f} ({mean - base['val_bpb']:+.6f})", nl=False)
+    click.echo(f": {result.status}")
+    click.echo(f"run report: {result.report}")
+
+
+@click.command("run")
+@click.option("--time-budget", type=float, metavar="S", help="Seconds of training per seed.")
+@click.option("--token-budget", type=int, metavar="N", help="Training tokens per seed (exact).")
+@click.option("--seed", type=int, default=0, show_default=True, help="The first seed.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds.")
+@click.option(
+    "--set",
+    "set_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a hyperparameter of train.py (repeatable).",
+)
+@click.option("--proposal", help="The planner proposal these runs answer (its --set by default).")
+@click.option("--branch", help="Research branch (default: the workspace's git branch, or main).")
+@click.option("--agent", help="Who runs it (default: $CLAIMLEDGER_AGENT or user@host).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Text folder.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
+@click.option("--threads", type=int, help="CPU threads (default: one per core).")
+@with_json
+@click.pass_obj
+def run(
+    state: Any,
+    time_budget: float | None,
+    token_budget: int | None,
+    seed: int,
+    seeds: int,
+    set_items: tuple[str, ...],
+    proposal: str | None,
+    branch: str | None,
+    agent: str | None,
+    data: Path | None,
+    device: str,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Train the bundled GPT once per seed and record every run in the ledger.
+
+    Each seed runs in its own subprocess (a crash never takes this command down) and becomes
+    one ledger run record: platform (device + budget), git commit, full config and its diff
+    from the branch's best run, metrics, status (keep when the mean beats that best, discard,
+    or crash with its reason). A run report goes into inbox/ for the extraction worker.
+    Exit code 1 when every seed crashed.
+
+    \b
+    Examples:
+      claimledger run --token-budget 200000 --seeds 3 --set muon_lr=0.06
+      claimledger run --time-budget 60 --set depth=3 --branch research/deeper
+      claimledger run --token-budget 200000 --proposal 20261123-1a2b3c4d --json
+    """
+    from claimledger.planner import read_proposal
+    from claimledger.trainer import TrainerOptions, run_experiment
+
+    ws = state.workspace
+    overrides: dict[str, Any] = dict(read_proposal(ws, proposal).set) if proposal else {}
+    overrides.update(_overrides(set_items))
+    options = TrainerOptions(
+        time_budget=time_budget,
+        token_budget=token_budget,
+        seed=seed,
+        overrides=overrides,
+        data=data,
+        device=device,
+        threads=threads,
+    )
+    with _progress_line(seeds, is_terminal() and not as_json) as progress:
+        result = run_experiment(
+            ws, options, seeds, proposal=proposal, branch=branch, agent=agent, progress=progress
+        )
+    if as_json:
+        echo_json(result.to_dict())
+    else:
+        _print_result(result)
+    if result.all_crashed:
+        click.get_current_context().exit(1)
+
+
+COMMANDS = [run]

@@ -1,0 +1,280 @@
+"""`claimledger run` as a library: train once per seed, record every run, write a run report.
+
+`run_experiment` runs the trainer in a subprocess per seed (a crash never takes the caller
+down), then writes one ledger `run` record per seed and a run report into inbox/ through
+`claimledger.inbox.add_source`. Every record names its platform (device and budget), the
+workspace's git commit, the full config and its diff against the baseline: the branch's best
+run on that platform, or the trainer defaults when the branch has none there yet. The runs keep
+the branch's new best (`keep`) when their mean val_bpb beats the baseline, else `discard`; a
+seed that crashed is a `crash` with its reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id
+from claimledger.ledger.records import utc_now
+from claimledger.trainer.params import trainer_defaults
+from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
+from claimledger.trainer.runreport import (
+    SeedRun,
+    change_text,
+    mean_bpb,
+    report_body,
+    report_fields,
+    report_title,
+)
+from claimledger.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BRANCH = "main"
+DEFAULT_TIME_BUDGET = 60.0  # the trainer's own default when no budget is given
+Progress = Callable[[int, str], None]  # (seed, a line the trainer printed)
+
+
+@dataclass
+class ExperimentResult:
+    """What `run_experiment` did: where, against which baseline, each seed, and the report."""
+
+    platform: str
+    branch: str
+    commit: str
+    config_diff: dict[str, list[Any]]
+    baseline: dict[str, Any] | None  # {run, val_bpb} of the best run before these
+    status: str  # keep | discard | crash (every seed crashed)
+    parent_commit: str | None = None  # the commit of the baseline run
+    runs: list[SeedRun] = field(default_factory=list)
+    report: Path | None = None
+    proposal: str | None = None
+
+    @property
+    def mean_val_bpb(self) -> float | None:
+        return mean_bpb(self.runs)
+
+    @property
+    def all_crashed(self) -> bool:
+        return all(run.status == "crash" for run in self.runs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the result."""
+        return {
+            "platform": self.platform,
+            "branch": self.branch,
+            "commit": self.commit,
+            "config_diff": self.config_diff,
+            "baseline": self.baseline,
+            "status": self.status,
+            "mean_val_bpb": self.mean_val_bpb,
+            "runs": [run.to_dict() for run in self.runs],
+            "report": str(self.report) if self.report else None,
+            "proposal": self.proposal,
+        }
+
+
+def _git(root: Path, *args: str) -> str | None:
+    """The output of a git command in the workspace, None when git or the answer is missing."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def workspace_commit(ws: Workspace) -> str:
+    """The workspace's git HEAD as a short sha; "uncommitted" before the first commit, "none"
+    outside git."""
+    if _git(ws.root, "rev-parse", "--git-dir") is None:
+        return "none"
+    return _git(ws.root, "rev-parse", "--short", "HEAD") or "uncommitted"
+
+
+def workspace_branch(ws: Workspace) -> str:
+    """The workspace's git branch, or "main" (no git, or a detached HEAD)."""
+    return _git(ws.root, "symbolic-ref", "--quiet", "--short", "HEAD") or DEFAULT_BRANCH
+
+
+def experiment_platform(options: TrainerOptions, summary: dict[str, Any]) -> str:
+    """The platform of a run: the device the trainer reported (else the one asked) and the
+    budget. A CPU is named by its core count, a GPU by its model."""
+    device = str(summary.get("device") or "").split(":")[0]
+    if not device:
+        device = options.device if options.device != "auto" else "cpu"
+    name = summary.get("device_name") if device != "cpu" else None
+    seconds = options.time_budget
+    if seconds is None and options.token_budget is None:
+        seconds = DEFAULT_TIME_BUDGET
+    return platform_id(device, name, seconds, options.token_budget)
+
+
+def _config(options: TrainerOptions, summary: dict[str, Any]) -> dict[str, Any]:
+    """The resolved config of a run; defaults plus overrides when the trainer left none."""
+    config = summary.get("config")
+    if isinstance(config, dict):
+        return config
+    return {**trainer_defaults(options.script), **options.overrides}
+
+
+def _metrics(result: TrainerResult) -> dict[str, Any]:
+    summary = result.summary
+    memory = summary.get("peak_memory_mb")
+    return {
+        "val_bpb": result.val_bpb,
+        "training_seconds": summary.get("training_seconds"),
+        "total_tokens": summary.get("total_tokens"),
+        "num_params": summary.get("num_params"),
+        "num_steps": summary.get("num_steps"),
+        "tokens_per_second": summary.get("tokens_per_second"),
+        "mfu_percent": summary.get("mfu_percent"),
+        "memory_gb": round(memory / 1024, 4) if memory else None,
+    }
+
+
+def _seed_list(options: TrainerOptions, seeds: int | Sequence[int]) -> list[int]:
+    if isinstance(seeds, int):
+        return [options.seed + i for i in range(max(seeds, 1))]
+    return list(seeds) or [options.seed]
+
+
+def _train_seeds(
+    ws: Workspace, options: TrainerOptions, seeds: list[int], progress: Progress | None
+) -> list[tuple[int, TrainerResult, str, str]]:
+    """Train each seed in turn: (seed, result, started, finished)."""
+    done = []
+    for seed in seeds:
+        on_line = (lambda line, s=seed: progress(s, line)) if progress else None
+        started = utc_now()
+        timeout = None if options.time_budget is None else 3 * options.time_budget + 300
+        result = run_trainer(replace(options, seed=seed), ws.cache_dir, timeout, on_line)
+        done.append((seed, result, started, utc_now()))
+        log.info("seed %d: %s %s", seed, result.status, result.val_bpb or result.crash_reason)
+    return done
+
+
+def run_experiment(
+    ws: Workspace,
+    options: TrainerOptions,
+    seeds: int | Sequence[int] = 1,
+    *,
+    proposal: str | None = None,
+    branch: str | None = None,
+    agent: str | None = None,
+    progress: Progress | None = None,
+) -> ExperimentResult:
+    """Train once per seed, record one ledger run per seed and write the run report.
+
+    `seeds` is a count (seeds options.seed, options.seed + 1, ...) or the seeds themselves.
+    With `proposal`, the runs answer that proposal: they name it and it is marked answered.
+    """
+    from claimledger.planner import mark_answered, read_proposal
+
+    tests = read_proposal(ws, proposal).tests if proposal else []
+    branch = branch or workspace_branch(ws)
+    agent = agent or default_agent()
+    trained = _train_seeds(ws, options, _seed_list(options, seeds), progress)
+    summaries = [r.summary for _, r, _, _ in trained]
+    platform = experiment_platform(options, next((s for s in summaries if s.get("device")), {}))
+    best = best_run(ws, platform, branch)
+    baseline = {"run": best["id"], "val_bpb": best["metrics"]["val_bpb"]} if best else None
+    base_config = (best or {}).get("config") or trainer_defaults(options.script)
+    experiment = ExperimentResult(
+        platform=platform,
+        branch=branch,
+        commit=workspace_commit(ws),
+        config_diff=diff_configs(base_config, _config(options, summaries[0])),
+        baseline=baseline,
+        status=_status([r for _, r, _, _ in trained], baseline),
+        parent_commit=best["commit"] if best else None,
+        proposal=proposal,
+    )
+    for seed, result, started, finished in trained:
+        experiment.runs.append(
+            _record(ws, experiment, options, base_config, (seed, result, started, finished), agent)
+        )
+    experiment.report = _write_report(ws, experiment, agent, tests)
+    if proposal:
+        mark_answered(ws, proposal, [run.record_id for run in experiment.runs])
+    return experiment
+
+
+def _status(results: list[TrainerResult], baseline: dict[str, Any] | None) -> str:
+    """keep when the mean val_bpb of the finished seeds beats the baseline (or there is none)."""
+    values = [r.val_bpb for r in results if r.val_bpb is not None]
+    if not values:
+        return "crash"
+    mean = sum(values) / len(values)
+    return "keep" if baseline is None or mean < baseline["val_bpb"] else "discard"
+
+
+def _record(
+    ws: Workspace,
+    experiment: ExperimentResult,
+    options: TrainerOptions,
+    base_config: dict[str, Any],
+    trained: tuple[int, TrainerResult, str, str],
+    agent: str,
+) -> SeedRun:
+    """Write the ledger record of one seed."""
+    seed, result, started, finished = trained
+    status = "crash" if not result.ok else experiment.status
+    config = _config(options, result.summary)
+    rid = add_run(
+        ws,
+        branch=experiment.branch,
+        commit=experiment.commit,
+        parent_commit=experiment.parent_commit,
+        platform=experiment.platform,
+        status=status,
+        metrics=_metrics(result),
+        crash_reason=result.crash_reason if not result.ok else None,
+        config=config,
+        config_diff=diff_configs(base_config, config),
+        seed=seed,
+        time_budget=options.time_budget,
+        token_budget=options.token_budget,
+        agent=agent,
+        started=started,
+        finished=finished,
+        proposal=experiment.proposal,
+        description=f"{change_text(experiment.config_diff)} (seed {seed})",
+    )
+    return SeedRun(seed, rid, status, result.val_bpb, result.crash_reason, result.duration)
+
+
+def _write_report(
+    ws: Workspace, experiment: ExperimentResult, agent: str, tests: Sequence[str]
+) -> Path:
+    from claimledger.inbox import add_source
+
+    fields = report_fields(
+        platform=experiment.platform,
+        branch=experiment.branch,
+        agent=agent,
+        runs=experiment.runs,
+        config_diff=experiment.config_diff,
+        baseline=experiment.baseline,
+        status=experiment.status,
+        proposal=experiment.proposal,
+        tests=tests,
+    )
+    return add_source(
+        ws,
+        title=report_title(experiment.config_diff, experiment.platform, len(experiment.runs)),
+        body=report_body(
+            experiment.platform,
+            experiment.runs,
+            experiment.config_diff,
+            experiment.baseline,
+            experiment.status,
+        ),
+        fields=fields,
+        slug=f"run-report-{experiment.platform}-{experiment.runs[0].record_id[:8]}",
+    )

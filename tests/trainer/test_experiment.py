@@ -1,0 +1,88 @@
+"""`claimledger run`: real trainer subprocesses, real ledger records, a valid run report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from claimledger.kb.notes import json_safe, read_note
+from claimledger.ledger import read_record, verify
+from claimledger.schemas import validation_errors
+from claimledger.trainer import DOMAIN_OF_PARAM, trainer_defaults
+from claimledger.workspace import Workspace
+from tests.trainer.conftest import TINY
+
+TOKENS = "4000"
+CLAIMLEDGER = str(Path(sys.executable).with_name("claimledger"))
+
+
+def claimledger_run(root: Path, corpus: Path, *args: str, code: int = 0) -> dict[str, Any]:
+    """`claimledger run` as a subprocess on the tiny model; its --json output."""
+    command = [CLAIMLEDGER, "-C", str(root), "run", "--json"]
+    command += ["--token-budget", TOKENS, "--data", str(corpus), "--device", "cpu"]
+    command += ["--threads", "1", *(f"--set={s}" for s in TINY), *args]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == code, done.stderr
+    return json.loads(done.stdout)
+
+
+def report_meta(ws: Workspace, result: dict[str, Any]) -> dict[str, Any]:
+    meta = json_safe(read_note(Path(result["report"])).metadata)
+    assert validation_errors(ws.schemas_dir, "source", meta) == []
+    return meta
+
+
+@pytest.fixture
+def git_workspace(workspace: Path) -> Path:
+    subprocess.run(["git", "init", "-q", "-b", "research/tiny", str(workspace)], check=True)
+    return workspace
+
+
+@pytest.mark.slow
+def test_run_records_each_seed_and_writes_a_run_report(git_workspace: Path, corpus: Path) -> None:
+    ws = Workspace.open(git_workspace)
+    first = claimledger_run(git_workspace, corpus, "--seeds", "2")
+    assert first["platform"] == first["platform"].split("-tok")[0] + "-tok4K"
+    assert first["branch"] == "research/tiny" and first["commit"] == "uncommitted"
+    assert [r["seed"] for r in first["runs"]] == [0, 1]
+    assert first["status"] == "keep" and first["baseline"] is None
+    records = [read_record(ws, r["record_id"]) for r in first["runs"]]
+    assert {r["status"] for r in records} == {"keep"}
+    assert records[0]["config"]["width"] == 32 and records[0]["token_budget"] == 4000
+    # Against the trainer defaults: the tiny model's changes.
+    assert records[0]["config_diff"]["width"] == [trainer_defaults()["width"], 32]
+    meta = report_meta(ws, first)
+    assert meta["format"] == "run-report" and meta["status"] == "unprocessed"
+    assert meta["runs"] == [r["record_id"] for r in first["runs"]] and meta["seeds"] == [0, 1]
+    assert Path(first["report"]).name.endswith(
+        f"run-report-{first['platform'].lower()}-{meta['runs'][0][:8]}.md"
+    )
+    assert len(meta["results"]["val_bpb"]) == 2 and meta["results"]["status"] == "keep"
+
+    second = claimledger_run(git_workspace, corpus, "--set", "embed_lr=0.01")
+    meta = report_meta(ws, second)
+    assert meta["config_diff"] == {"embed_lr": [0.03, 0.01]}
+    assert meta["domain"] == DOMAIN_OF_PARAM["embed_lr"]
+    best = min(first["runs"], key=lambda r: r["val_bpb"])
+    assert meta["baseline"]["run"] == best["record_id"]
+    assert "embed_lr 0.03 -> 0.01" in meta["title"]
+    assert verify(ws) == []
+
+
+def test_crash_gives_a_crash_record_with_its_reason_and_exit_1(
+    workspace: Path, corpus: Path
+) -> None:
+    ws = Workspace.open(workspace)
+    result = claimledger_run(workspace, corpus, "--set", "inject_nan_at_step=2", code=1)
+    assert result["commit"] == "none" and result["branch"] == "main"
+    record = read_record(ws, result["runs"][0]["record_id"])
+    assert record["status"] == "crash" and "loss is nan at step 2" in record["crash_reason"]
+    meta = report_meta(ws, result)
+    assert meta["results"]["status"] == "crash" and meta["results"]["val_bpb"] == []
+    assert meta["results"]["crashes"][0].startswith("seed 0: nan")
+    assert verify(ws) == []
