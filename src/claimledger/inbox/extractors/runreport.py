@@ -1,0 +1,113 @@
+"""The run-report extractor: a trainer run report becomes one experimental claim, or evidence.
+
+Reads the frontmatter that `claimledger run` writes (CONTRACTS section 2). A report whose
+config_diff changes exactly one key, with a baseline and at least one finished seed, becomes
+an `experimental` claim with an `effect` block and `provenance.runs`; when a claim with the same
+param/from/to/platform exists, the report is evidence for it instead. Deterministic.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from claimledger.inbox.extractors.base import Candidate, Context, Extraction, SourceDoc
+
+NAME = "run-report"
+FORMAT = "run-report"
+METRIC = "val_bpb"
+BARELY = 0.001  # |delta| below this "barely changes" val_bpb
+
+
+class RunReportExtractor:
+    """Experimental claims with an effect block from `format: run-report` sources."""
+
+    name = NAME
+    concurrency = 1
+
+    def extract(self, source: SourceDoc, context: Context) -> Extraction:
+        problem = report_problem(source.metadata)
+        if problem:
+            return Extraction([], notes=problem)
+        effect = effect_of(source.metadata)
+        existing = context.claims.find_effect(effect)
+        candidate = _candidate(source, context, effect)
+        if existing is not None:
+            candidate.enrich = existing.title
+        return Extraction(
+            [candidate], notes=f"run report: {effect['param']} delta {effect['delta']:+.4f}"
+        )
+
+
+def report_problem(meta: dict[str, Any]) -> str | None:
+    """Why a run report cannot become a claim, or None."""
+    diff = meta.get("config_diff")
+    if not isinstance(diff, dict) or len(diff) != 1:
+        count = len(diff) if isinstance(diff, dict) else 0
+        return f"config_diff changes {count} keys; a claim needs exactly one"
+    change = next(iter(diff.values()))
+    if not isinstance(change, list) or len(change) != 2:
+        return "config_diff entry is not [old, new]"
+    baseline = meta.get("baseline")
+    if not isinstance(baseline, dict) or not _is_number(baseline.get("val_bpb")):
+        return "no baseline val_bpb to compare with"
+    results = meta.get("results")
+    if not isinstance(results, dict) or not _is_number(results.get("mean_val_bpb")):
+        return "no finished seed: no mean val_bpb"
+    return None
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def effect_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """The effect block of a valid run report."""
+    ((param, (old, new)),) = meta["config_diff"].items()
+    results = meta["results"]
+    values = [v for v in results.get("val_bpb") or [] if _is_number(v)]
+    delta = results["mean_val_bpb"] - meta["baseline"]["val_bpb"]
+    effect = {"param": str(param), "from": old, "to": new, "metric": METRIC}
+    effect.update({"delta": round(delta, 6), "n": len(values) or 1})
+    if meta.get("platform"):
+        effect["platform"] = str(meta["platform"])
+    return effect
+
+
+def effect_title(effect: dict[str, Any]) -> str:
+    """E.g. "Raising lr from 0.01 to 0.02 lowers val_bpb on cpu-2core-tok1M"."""
+    old, new = effect["from"], effect["to"]
+    if _is_number(old) and _is_number(new):
+        verb = "Raising" if new > old else "Lowering"
+    else:
+        verb = "Changing"
+    delta = effect["delta"]
+    outcome = "barely changes" if abs(delta) < BARELY else ("lowers" if delta < 0 else "raises")
+    where = f" on {effect['platform']}" if effect.get("platform") else ""
+    return f"{verb} {effect['param']} from {old} to {new} {outcome} {METRIC}{where}"
+
+
+def _candidate(source: SourceDoc, context: Context, effect: dict[str, Any]) -> Candidate:
+    meta = source.metadata
+    baseline = meta["baseline"]["val_bpb"]
+    mean = meta["results"]["mean_val_bpb"]
+    description = (
+        f"Mean {METRIC} {mean:.4f} over {effect['n']} seeds against a baseline of "
+        f"{baseline:.4f} (delta {effect['delta']:+.4f})"
+        + (f" on branch {meta['branch']}." if meta.get("branch") else ".")
+    )
+    runs = [str(r) for r in meta.get("runs") or []]
+    return Candidate(
+        title=effect_title(effect),
+        domain=context.domain_for(source),
+        description=description,
+        body=f"{description}\n\nRuns: {', '.join(r[:12] for r in runs) or 'none recorded'}.",
+        confidence="experimental",
+        related=[_unlink(t) for t in meta.get("tests") or []],
+        effect=effect,
+        runs=runs,
+        evidence=description,
+    )
+
+
+def _unlink(link: Any) -> str:
+    return str(link).strip().removeprefix("[[").removesuffix("]]").split("|")[0]
