@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.errors import ClaimledgerError
-from claimledger.kb.notes import json_safe, read_note, render_note, write_text_atomic
+from claimledger.kb.notes import json_safe, parse_text, read_note, render_note, write_text_atomic
 from claimledger.schemas import validation_errors
 from claimledger.workspace import Workspace
 
@@ -114,6 +114,27 @@ def add_source(
             continue
         return path
     raise SourceError("too many sources share this name", ws.inbox_dir / stem)
+
+
+def wrap_text(
+    text: str, title: str | None, file_name: str | None, options: Mapping[str, Any]
+) -> tuple[str, str, dict[str, Any]]:
+    """(title, body, fields) for raw text: its own frontmatter (if any) under the options
+    given, the title from the options, the frontmatter, the first # heading or the file name."""
+    note = parse_text(text)
+    fields = {k: v for k, v in note.metadata.items() if k not in ("type", "status")}
+    fields.update({k: v for k, v in options.items() if v is not None})
+    heading = re.search(r"^# +(.+?)\s*$", note.body, re.M)
+    title = (
+        title
+        or fields.pop("title", None)
+        or (heading.group(1) if heading else None)
+        or (Path(file_name).stem if file_name else None)
+    )
+    if not title:
+        raise SourceError("no title: pass --title (the text has no # heading)")
+    fields.pop("title", None)
+    return str(title), note.body, fields
 
 
 def source_info(ws: Workspace, path: Path) -> SourceInfo:
