@@ -99,6 +99,8 @@ def _attach_links(catalog: Catalog) -> None:
         backlinks[target].append((link.kind, source.title, source.href[len("notes/") :]))
     for link in catalog.resolution.dangling:
         page_of[link.source_id].outgoing.append((link.kind, link.target, None))
+    for page in catalog.pages:  # a note that links a target twice lists it once
+        page.outgoing = list(dict.fromkeys(page.outgoing))
     for nid, found in backlinks.items():
         page_of[nid].backlinks = sorted(set(found), key=lambda b: (b[1], b[0]))
         catalog.row_of[nid]["backlinks"] = len(page_of[nid].backlinks)
