@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench clean
+.PHONY: install demo test test-fast lint format bench clean browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,8 +19,21 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/claimledger demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/pytest
+
+# The report's browser tests drive Debian's Chromium; install it when missing and we are root
+# (otherwise those tests skip, saying why).
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver for the browser tests"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    { apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	      { apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; }; } || \
+	      echo "could not install Chromium: the browser tests will be skipped"; \
+	  else echo "no Chromium and not root: the browser tests will be skipped"; fi; \
+	fi
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow"
