@@ -1,4 +1,4 @@
-"""Evidence arithmetic on constructed ledgers: true effects found, noise not, contradictions flagged."""
+"""Evidence on constructed ledgers: true effects found, noise not, contradictions flagged."""
 
 from __future__ import annotations
 
@@ -25,9 +25,15 @@ from claimledger.trainer import trainer_defaults
 from claimledger.workspace import Workspace
 
 PLATFORM = "cpu-2core-tok200K"
-BATCH = "Halving the batch to 8 sequences lowers val_bpb in a short CPU run because the critical batch size starts small"
+BATCH = (
+    "Halving the batch to 8 sequences lowers val_bpb in a short CPU run because the critical "
+    "batch size starts small"
+)
 MUON = "Doubling the Muon learning rate to 0.06 lowers val_bpb of the depth-2 GPT on CPU"
-UNTIED = "Untied input and output embeddings train faster than tied ones when each gets its own learning rate"
+UNTIED = (
+    "Untied input and output embeddings train faster than tied ones when each gets its own "
+    "learning rate"
+)
 EMBED = "A higher learning rate for the embedding table than for the hidden matrices lowers val_bpb"
 DAY = dt.date(2026, 11, 23)
 
@@ -49,7 +55,7 @@ def record(ws: Workspace, rng: random.Random, seed: int, base: float, **changes:
 
 @pytest.fixture
 def ledger_ws(workspace: Path) -> Workspace:
-    """Runs with a noise sd of 0.01: batch 8 is 0.1 better, muon_lr 0.06 the same, tying 0.08 better."""
+    """Runs with noise sd 0.01: batch 8 is 0.1 better, muon_lr 0.06 the same, tying 0.08 better."""
     ws = Workspace.open(workspace)
     rng = random.Random(7)
     for seed in range(4):
