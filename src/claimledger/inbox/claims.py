@@ -33,6 +33,7 @@ from claimledger.kb.titles import (
 INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 EVIDENCE_HEADING = "## Evidence"
 MAX_DESCRIPTION_CHARS = 600
+MIN_TITLE_WORDS = 3
 
 
 def safe_title(raw: Any) -> str | None:
@@ -43,7 +44,9 @@ def safe_title(raw: Any) -> str | None:
     text = _shorten(text, MAX_TITLE_CHARS)
     while len(text.encode()) > MAX_NAME_BYTES:
         text = _shorten(text, len(text) - 10)
-    return text if text and title_problem(text) is None else None
+    if len(re.findall(r"\w{2,}", text)) < MIN_TITLE_WORDS:
+        return None  # a proposition needs words, not debris left by cleaning
+    return text if title_problem(text) is None else None
 
 
 def _unsafe_char(char: str) -> bool:
@@ -204,7 +207,7 @@ def _claim_body(ctx: Context, source: SourceDoc, candidate: Candidate, flag: Any
 
 
 def _evidence_marker(source: SourceDoc) -> str:
-    return f"from `{source.rel}`"
+    return f"evidence from `{source.rel}`"
 
 
 def _enrich(

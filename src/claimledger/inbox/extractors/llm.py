@@ -156,6 +156,8 @@ class LLMExtractor:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _complete(self, messages: list[dict[str, str]]) -> str:
+        # litellm fetches a price list from GitHub at import unless told not to: no network.
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
         response = litellm.completion(
