@@ -160,18 +160,17 @@ class LLMExtractor:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         import litellm
 
-        response = litellm.completion(
-            model=self.settings.model,
-            messages=messages,
-            api_base=self.settings.api_base,
-            api_key=os.environ.get("CLAIMLEDGER_LLM_API_KEY") or None,
-            timeout=self.settings.timeout,
-            temperature=self.settings.temperature,
-            response_format={"type": "json_object"},
-            num_retries=0,  # tenacity retries, with backoff and invalid JSON included
-            max_retries=0,
-            **self.completion_kwargs,
-        )
+        options: dict[str, Any] = {
+            "api_base": self.settings.api_base,
+            "api_key": os.environ.get("CLAIMLEDGER_LLM_API_KEY") or None,
+            "timeout": self.settings.timeout,
+            "temperature": self.settings.temperature,
+            "response_format": {"type": "json_object"},
+            "num_retries": 0,  # tenacity retries, with backoff and invalid JSON included
+            "max_retries": 0,
+        }
+        options.update(self.completion_kwargs)
+        response = litellm.completion(model=self.settings.model, messages=messages, **options)
         return response.choices[0].message.content or ""
 
 
