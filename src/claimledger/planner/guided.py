@@ -1,0 +1,144 @@
+"""The claim-guided strategy: one-knob moves from the incumbent, ranked by what claims and runs say.
+
+Every move (one knob of the space set to another value) gets a Gaussian belief about its effect
+on val_bpb. The prior comes from the claims whose effect names that move (or its reverse,
+negated): their confidence-weighted mean, with a spread that shrinks as more and surer claims
+agree; a move no claim speaks about gets a wide prior around zero. The data are the ledger's
+comparisons of the two values (paired seeds), each with the variance of a difference of two
+runs at the platform's noise floor. The score is the posterior mean minus one posterior sd (an
+optimistic bound, so uncertain moves get their chance); the lowest score runs first.
+Wrong claims cost the runs that refute them and no more, since their weight is a few runs'.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from claimledger.planner.evidence import comparisons, identity
+from claimledger.planner.strategies import (
+    CONFIDENCE_WEIGHT,
+    OPTIMISM,
+    UNDER_REVIEW_WEIGHT,
+    UNKNOWN_EFFECT_SD,
+    Candidate,
+    PlanState,
+    diff,
+    random_config,
+)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A one-knob move from the incumbent and the belief about its effect."""
+
+    param: str
+    old: Any
+    new: Any
+    mean: float  # posterior mean effect on val_bpb
+    sd: float  # posterior sd
+    n: int  # comparisons in the ledger
+    prior: float  # what the claims predict (0 when none do)
+    tests: tuple[str, ...]
+
+    @property
+    def score(self) -> float:
+        return self.mean - OPTIMISM * self.sd
+
+    def why(self, noise: float) -> str:
+        if self.n == 0:
+            return "value-of-information" if self.tests else "exploration"
+        return "replication" if abs(self.mean) < noise else "exploitation"
+
+
+def prior(state: PlanState, param: str, old: Any, new: Any) -> tuple[float, float, tuple[str, ...]]:
+    """(mean, sd, claim titles) of the claims' belief about a move."""
+    weighted = []
+    for claim in state.claims:
+        predicted = claim.predicts(param, old, new)
+        if predicted is None:
+            continue
+        weight = CONFIDENCE_WEIGHT.get(claim.confidence, 1.0)
+        weight *= UNDER_REVIEW_WEIGHT if claim.status == "under_review" else 1.0
+        weighted.append((predicted, weight, claim.title))
+    if not weighted:
+        return 0.0, UNKNOWN_EFFECT_SD, ()
+    total = sum(w for _, w, _ in weighted)
+    mean = sum(d * w for d, w, _ in weighted) / total
+    return mean, max(state.noise, abs(mean)) / math.sqrt(total), tuple(t for _, _, t in weighted)
+
+
+def belief(state: PlanState, param: str, new: Any) -> Move:
+    """The posterior belief about setting `param` to `new` in the incumbent."""
+    old = state.base.get(param)
+    mean0, sd0, tests = prior(state, param, old, new)
+    diffs, _ = comparisons(state.trials, param, old, new)
+    variance = 2 * state.noise**2  # a difference of two runs
+    precision = 1 / sd0**2 + len(diffs) / variance
+    mean = (mean0 / sd0**2 + sum(diffs) / variance) / precision
+    return Move(param, old, new, mean, 1 / math.sqrt(precision), len(diffs), mean0, tests)
+
+
+def moves(state: PlanState) -> list[Move]:
+    """Every allowed one-knob move from the incumbent, best score first."""
+    found = []
+    for param, values in state.space.items():
+        for value in values:
+            config = {**state.base, param: value}
+            if identity(config) == identity(state.base) or not state.allowed(config):
+                continue
+            found.append(belief(state, param, value))
+    return sorted(found, key=lambda m: (m.score, m.param, str(m.new)))
+
+
+class ClaimGuided:
+    """The claimledger planner: claims as priors, runs as data, one knob at a time."""
+
+    name = "claims"
+
+    def propose(self, state: PlanState, k: int) -> list[Candidate]:
+        found = [c for c in [self._replicate_incumbent(state)] if c is not None]
+        for move in moves(state):
+            if len(found) >= k or move.score >= 0:
+                break
+            found.append(self._candidate(state, move))
+        while len(found) < k:
+            config = random_config(state)
+            if config is None or any(identity(c.config) == identity(config) for c in found):
+                break
+            found.append(Candidate(config, diff(state.base, config), "exploration"))
+        return found[:k]
+
+    def _candidate(self, state: PlanState, move: Move) -> Candidate:
+        config = {**state.base, move.param: move.new}
+        links = ", ".join(f"[[{t}]]" for t in move.tests) or "no claim yet"
+        argument = (
+            f"Setting {move.param} from {move.old} to {move.new}: the claims ({links}) predict "
+            f"{move.prior:+.4f}; with {move.n} comparison(s) in the ledger the expected change "
+            f"is {move.mean:+.4f} ± {move.sd:.4f} (noise floor {state.noise:.4f})."
+        )
+        return Candidate(
+            config,
+            diff(state.base, config),
+            move.why(state.noise),
+            move.tests,
+            round(move.mean, 6),
+            argument,
+        )
+
+    def _replicate_incumbent(self, state: PlanState) -> Candidate | None:
+        """Run the incumbent again when it rests on one seed and its lead is within noise."""
+        own = state.runs_of(state.base)
+        if len(own) != 1 or not state.allowed(state.base):
+            return None
+        others = [t.val_bpb for t in state.trials if identity(t.config) != identity(state.base)]
+        if not others or min(others) - own[0].val_bpb >= state.noise:
+            return None
+        lead = min(others) - statistics.fmean(t.val_bpb for t in own)
+        argument = (
+            f"The best config so far rests on one run and leads the next by {lead:.4f}, "
+            f"within the noise floor {state.noise:.4f}: a second seed decides whether it holds."
+        )
+        return Candidate(dict(state.base), {}, "replication", (), 0.0, argument)

@@ -1,0 +1,179 @@
+"""The closed research loop: plan -> lease -> run -> record -> report -> extract -> evidence.
+
+Each iteration plans one proposal on the platform, leases it (so that another agent running
+the loop on the same ledger takes a different one), runs it with `run_experiment` (which
+records the runs, writes the run report and marks the proposal answered), releases the lease,
+lets the inbox worker extract claims from the new report, and applies the evidence of the
+ledger to the claims. It stops early when the planner has nothing left to propose.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from claimledger.errors import ClaimledgerError, LeaseHeldError
+from claimledger.planner.evidence import assess, observations
+from claimledger.planner.plan import default_platform, plan
+from claimledger.planner.updates import ClaimChange, apply_changes, plan_changes
+from claimledger.trainer import TrainerOptions, run_experiment
+from claimledger.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+LEASE_TIME = timedelta(hours=2)
+LEASE_TRIES = 3
+Event = Callable[[str], None]
+
+
+@dataclass
+class Iteration:
+    """One turn of the loop."""
+
+    proposal: str
+    why: str
+    config_diff: dict[str, list[Any]]
+    tests: list[str]
+    status: str  # keep | discard | crash
+    mean_val_bpb: float | None
+    report: str | None
+    extracted: list[str] = field(default_factory=list)  # claims the worker wrote or enriched
+    changes: list[ClaimChange] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["changes"] = [c.to_dict() for c in self.changes]
+        return data
+
+
+@dataclass
+class LoopResult:
+    """Every iteration, and why the loop stopped."""
+
+    platform: str
+    iterations: list[Iteration] = field(default_factory=list)
+    stopped: str = "done"
+
+    @property
+    def changes(self) -> list[ClaimChange]:
+        return [c for it in self.iterations for c in it.changes]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "stopped": self.stopped,
+            "iterations": [it.to_dict() for it in self.iterations],
+        }
+
+
+def budget_options(options: TrainerOptions, platform: str) -> TrainerOptions:
+    """The options with the budget the platform names (a platform is a budget too)."""
+    from claimledger.ledger import platform_budget
+
+    seconds, tokens = platform_budget(platform)
+    if seconds is None and tokens is None:
+        return options
+    return replace(options, time_budget=seconds, token_budget=tokens)
+
+
+def extract(ws: Workspace) -> list[str]:
+    """One pass of the inbox worker; the claims it wrote or enriched (none if unavailable)."""
+    try:
+        from claimledger.inbox.worker import run_once
+    except ImportError:
+        log.info("the inbox worker is not available: extraction skipped")
+        return []
+    try:
+        summary = run_once(ws)
+    except ClaimledgerError as exc:
+        log.warning("extraction failed, the loop goes on: %s", exc)
+        return []
+    return [title for r in summary.results for title in [*r.claims, *r.enrichments]]
+
+
+def run_loop(
+    ws: Workspace,
+    iterations: int,
+    seeds: int = 2,
+    *,
+    options: TrainerOptions | None = None,
+    platform: str | None = None,
+    strategy: str = "claims",
+    agent: str | None = None,
+    on_event: Event | None = None,
+    progress: Callable[[int, str], None] | None = None,
+) -> LoopResult:
+    """Run the loop for `iterations` turns (fewer when nothing is left to propose)."""
+    from claimledger.ledger import default_agent, release_lease
+
+    platform = platform or default_platform(ws)
+    agent = agent or default_agent()
+    options = budget_options(options or TrainerOptions(device="cpu"), platform)
+    say = on_event or (lambda text: log.info("%s", text))
+    result = LoopResult(platform)
+    if not observations(ws, platform):
+        say(f"[baseline] no runs on {platform} yet: the trainer defaults first")
+        run_experiment(ws, options, seeds, agent=agent, progress=progress)
+    for turn in range(1, iterations + 1):
+        proposal = _next_proposal(ws, platform, strategy, agent, turn)
+        if proposal is None:
+            result.stopped = "nothing left to propose"
+            break
+        say(
+            f"[{turn}/{iterations}] {proposal.id} ({proposal.why}): {_change(proposal.config_diff)}"
+        )
+        try:
+            run_options = replace(options, overrides=dict(proposal.set))
+            experiment = run_experiment(
+                ws, run_options, seeds, proposal=proposal.id, agent=agent, progress=progress
+            )
+        finally:
+            release_lease(ws, proposal.id, agent)
+        iteration = Iteration(
+            proposal.id,
+            proposal.why,
+            proposal.config_diff,
+            proposal.tests,
+            experiment.status,
+            experiment.mean_val_bpb,
+            str(experiment.report) if experiment.report else None,
+        )
+        say(f"  mean val_bpb {experiment.mean_val_bpb}: {experiment.status}")
+        iteration.extracted = extract(ws)
+        iteration.changes = update_claims(ws, platform)
+        for change in iteration.changes:
+            say(f"  {change.title}: {change.old_confidence} -> {change.new_confidence}")
+        result.iterations.append(iteration)
+    return result
+
+
+def _next_proposal(ws: Workspace, platform: str, strategy: str, agent: str, turn: int) -> Any:
+    """The next proposal, leased to this agent; None when there is nothing left to propose.
+
+    Another agent may lease the same proposal between planning and leasing: planning again
+    then sees its lease and proposes something else."""
+    from claimledger.ledger import take_lease
+
+    for _ in range(LEASE_TRIES):
+        planned = plan(ws, platform, k=1, strategy=strategy, seed=turn)
+        if not planned:
+            return None
+        try:
+            take_lease(ws, planned[0].id, agent, LEASE_TIME, note="claimledger loop")
+        except LeaseHeldError:
+            continue
+        return planned[0]
+    return None
+
+
+def update_claims(ws: Workspace, platform: str) -> list[ClaimChange]:
+    """Apply the ledger's evidence to the claims with an effect on the platform."""
+    results = assess(ws, platform)
+    return apply_changes(ws, plan_changes(results), results)
+
+
+def _change(config_diff: dict[str, list[Any]]) -> str:
+    return ", ".join(f"{k} {old} -> {new}" for k, (old, new) in config_diff.items())
