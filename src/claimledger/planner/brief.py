@@ -108,11 +108,8 @@ def _review_items(ws: Workspace) -> list[Item]:
             reasons = ", ".join(str(f.get("reason")) for f in meta.get("review") or []) or "?"
             items.append(Item("Under review", 3, f"[[{title}]] ({reasons})"))
         for challenger in meta.get("challenged_by") or []:
-            items.append(
-                Item(
-                    "Open challenges", 4, f"[[{title}]] challenged by [[{link_target(challenger)}]]"
-                )
-            )
+            other = str(challenger).strip("[]").split("|")[0]
+            items.append(Item("Open challenges", 4, f"[[{title}]] challenged by [[{other}]]"))
     return items
 
 
