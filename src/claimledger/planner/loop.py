@@ -126,7 +126,8 @@ def run_loop(
             f"[{turn}/{iterations}] {proposal.id} ({proposal.why}): {_change(proposal.config_diff)}"
         )
         try:
-            run_options = replace(options, overrides=dict(proposal.set))
+            # The caller's overrides (a smaller model, say) stay under the proposal's settings.
+            run_options = replace(options, overrides={**options.overrides, **proposal.set})
             experiment = run_experiment(
                 ws, run_options, seeds, proposal=proposal.id, agent=agent, progress=progress
             )

@@ -1,0 +1,117 @@
+"""Planning on constructed ledgers: valid proposals that test claims, never answered or leased."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from claimledger.cli import main
+from claimledger.kb.notes import json_safe, read_note
+from claimledger.ledger import add_run, take_lease
+from claimledger.planner import build_brief, list_proposals, mark_answered, plan, render_brief
+from claimledger.planner.evidence import identity
+from claimledger.planner.plan import plan_state, proposal_config
+from claimledger.schemas import validation_errors
+from claimledger.trainer import trainer_defaults
+from claimledger.workspace import Workspace
+
+PLATFORM = "cpu-2core-tok200K"
+DAY = dt.date(2026, 11, 23)
+
+
+def record(ws: Workspace, seed: int, bpb: float, **changes: Any) -> None:
+    add_run(
+        ws,
+        branch="main",
+        commit="c0",
+        platform=PLATFORM,
+        status="keep",
+        metrics={"val_bpb": bpb},
+        config={**trainer_defaults(), **changes},
+        config_diff={},
+        seed=seed,
+    )
+
+
+@pytest.fixture
+def ws(workspace: Path) -> Workspace:
+    ws = Workspace.open(workspace)
+    rng = random.Random(3)
+    for seed in range(2):
+        record(ws, seed, 3.40 + rng.gauss(0, 0.01))
+    return ws
+
+
+def test_first_proposal_tests_the_claim_that_predicts_most(ws: Workspace) -> None:
+    proposals = plan(ws, PLATFORM, k=2, today=DAY)
+    first = proposals[0]
+    assert first.config_diff == {"batch_size": [16, 8]} and first.set == {"batch_size": 8}
+    assert first.why == "value-of-information" and first.expected["delta"] < 0
+    assert first.tests == [
+        "[[Halving the batch to 8 sequences lowers val_bpb in a short CPU run "
+        "because the critical batch size starts small]]"
+    ]
+    assert first.tests[0] in first.body and first.id in first.body
+    meta = json_safe(read_note(first.path).metadata)
+    assert validation_errors(ws.schemas_dir, "proposal", meta) == []
+    assert len({p.id for p in proposals}) == 2
+
+
+def test_answered_and_leased_configs_are_never_proposed_again(ws: Workspace) -> None:
+    first = plan(ws, PLATFORM, k=1, today=DAY)[0]
+    take_lease(ws, first.id, "agent-b", timedelta(hours=1))
+    second = plan(ws, PLATFORM, k=1, today=DAY)[0]
+    assert second.id != first.id
+    mark_answered(ws, second.id, ["a" * 64])
+    excluded = plan_state(ws, PLATFORM).excluded
+    assert identity(proposal_config(first)) in excluded
+    assert identity(proposal_config(second)) in excluded
+    for proposal in plan(ws, PLATFORM, k=8, today=DAY):
+        assert proposal.id not in (first.id, second.id)
+
+
+def test_a_config_run_with_two_seeds_is_answered(ws: Workspace) -> None:
+    for seed in range(2):
+        record(ws, seed, 3.30, batch_size=8)
+    proposals = plan(ws, PLATFORM, k=5, today=DAY)
+    assert all(p.set != {"batch_size": 8} for p in proposals)
+    # batch 8 is now the incumbent: proposals move from it and keep it in `set`
+    assert all(p.set.get("batch_size") == 8 or "batch_size" in p.config_diff for p in proposals)
+
+
+@pytest.mark.parametrize("strategy", ["tpe", "random"])
+def test_baseline_strategies_write_valid_proposals(ws: Workspace, strategy: str) -> None:
+    proposals = plan(ws, PLATFORM, k=2, strategy=strategy, today=DAY)
+    assert proposals and all(p.strategy == strategy for p in proposals)
+    for proposal in list_proposals(ws):
+        meta = json_safe(read_note(proposal.path).metadata)
+        assert validation_errors(ws.schemas_dir, "proposal", meta) == []
+
+
+def test_brief_keeps_the_most_useful_items_within_its_budget(ws: Workspace) -> None:
+    full = build_brief(ws, PLATFORM, max_tokens=5000)
+    short = build_brief(ws, PLATFORM, max_tokens=200)
+    assert short["tokens"] <= 200 < full["tokens"] and short["dropped"] > full["dropped"]
+    assert short["sections"]["Best run"] == full["sections"]["Best run"]
+    assert (
+        short["sections"]["Claims"]
+        == full["sections"]["Claims"][: len(short["sections"]["Claims"])]
+    )
+    assert "noise floor" in render_brief(short)
+
+
+def test_cli_plan_evidence_and_brief(ws: Workspace) -> None:
+    runner = CliRunner()
+    root = str(ws.root)
+    planned = runner.invoke(main, ["-C", root, "plan", "--n", "2", "--platform", PLATFORM])
+    assert planned.exit_code == 0 and "batch_size 16 -> 8" in planned.output
+    shown = runner.invoke(main, ["-C", root, "evidence", "--platform", PLATFORM, "--json"])
+    assert shown.exit_code == 0 and '"applied": false' in shown.output
+    briefed = runner.invoke(main, ["-C", root, "brief", "--platform", PLATFORM, "--topic", "batch"])
+    assert briefed.exit_code == 0 and "## Claims" in briefed.output
