@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from claimledger.kb.links import frontmatter_links, normalize_key, scan_body
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from claimledger.kb.links import (
+    frontmatter_links,
+    needs_parser,
+    normalize_key,
+    parse_body,
+    scan_body,
+)
 
 BODY = """# The [[Title]] heading
 
@@ -65,3 +74,26 @@ def test_keys_are_case_and_extension_insensitive() -> None:
 def test_frontmatter_links_accept_wikilinks_plain_titles_and_file_names() -> None:
     links = frontmatter_links(["[[A claim]]", "B claim", "c-claim.md", "", 3])
     assert [link.key for link in links] == ["a claim", "b claim", "c-claim"]
+
+
+# Pieces that make markdown structure around wiki-links: headings, containers, brackets, breaks.
+BODY_PIECES = st.sampled_from(
+    ["[[", "]]", "![[", "[", "]", "!", "#", "# ", "## ", "> ", "- ", "* ", "1. ", "|", "^", ":",
+     " ", "  ", "    ", "\n", "\n\n", "=", "-", "---", "a", "Bb",
+     "x/y", "T.md", "é", "\u00a0", "\u2003", "+ ", ") ", "2) ", ">", "#a",
+     "`", "``", "```", "`x`", "`!`"]
+)  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(BODY_PIECES, max_size=40).map("".join))
+def test_fast_path_finds_exactly_what_markdown_it_finds(body: str) -> None:
+    assert scan_body(body, first_line=7) == parse_body(body, first_line=7)
+
+
+def test_bodies_with_code_or_html_take_the_parser() -> None:
+    assert scan_body("```\n[[a]]\n```").links == scan_body("`[[a]]`").links == []
+    for body in [ "    [[a]]", "<b>[[a]]</b>", "[r]: [[a]]",
+                 "-     [[a]]", "> # [[a]]", "T\n===", "\\[[a]]"]:  # fmt: skip
+        assert needs_parser(body), body
+    assert not needs_parser("# Title\n\nSee [[a]] and ![[b#^c|d]].\n- [[e]]\n> [[f]]\n")

@@ -149,9 +149,11 @@ def _update_locked(
             for row in conn.execute("SELECT id, path, role, size, mtime_ns, sha256 FROM notes")
         }
         changed = _changed_files(ws.root, files, known, stats)
-        analyzed = _analyze_all(ws, changed, known, stats, progress)
-        with conn:
-            _apply(conn, analyzed, known, set(known) - set(files), stats)
+        with conn:  # one transaction: a crash leaves the old index, never half of a new one
+            _remove_notes(conn, known, set(known) - set(files), stats)
+            # Insert each batch as the workers deliver it, so that SQLite work overlaps theirs.
+            for batch in _analyzed_batches(ws, changed, progress):
+                _apply(conn, batch, known, stats)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
     return stats
 
@@ -192,33 +194,32 @@ def _changed_files(
     return changed
 
 
-def _analyze_all(
-    ws: Workspace,
-    changed: dict[str, str],
-    known: dict[str, sqlite3.Row],
-    stats: IndexStats,
-    progress: Callable[[int, int], None] | None,
-) -> list[AnalyzedNote]:
+def _analyzed_batches(
+    ws: Workspace, changed: dict[str, str], progress: Callable[[int, int], None] | None
+) -> Iterable[list[AnalyzedNote]]:
+    """The changed files analysed, in batches of up to CHUNK notes, in a process pool if many."""
     items = sorted(changed.items())
-    results: list[AnalyzedNote] = []
-    for done, note in enumerate(_analyze_iter(ws, items), start=1):
-        if note is not None:
-            results.append(note)
-        if progress:
-            progress(done, len(items))
-    return results
-
-
-def _analyze_iter(ws: Workspace, items: list[tuple[str, str]]) -> Iterable[AnalyzedNote | None]:
-    if len(items) < PARALLEL_THRESHOLD or _worker_count() < 2:
-        for rel, role in items:
-            yield _safe_analyze(ws.root, rel, role, ws.schemas_dir)
-        return
     chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
+    if len(items) < PARALLEL_THRESHOLD or _worker_count() < 2:
+        batches = (_analyze_chunk(ws.root, chunk, ws.schemas_dir) for chunk in chunks)
+        yield from _counted(batches, len(items), progress)
+        return
     with ProcessPoolExecutor(max_workers=_worker_count()) as pool:
         jobs = [pool.submit(_analyze_chunk, ws.root, chunk, ws.schemas_dir) for chunk in chunks]
-        for job in jobs:
-            yield from job.result()
+        yield from _counted((job.result() for job in jobs), len(items), progress)
+
+
+def _counted(
+    batches: Iterable[list[AnalyzedNote | None]],
+    total: int,
+    progress: Callable[[int, int], None] | None,
+) -> Iterable[list[AnalyzedNote]]:
+    done = 0
+    for batch in batches:
+        done += len(batch)
+        if progress:
+            progress(done, total)
+        yield [note for note in batch if note is not None]
 
 
 def _worker_count() -> int:
@@ -243,16 +244,20 @@ def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> Analyze
         return None
 
 
-def _apply(
-    conn: sqlite3.Connection,
-    analyzed: list[AnalyzedNote],
-    known: dict[str, sqlite3.Row],
-    removed: set[str],
-    stats: IndexStats,
+def _remove_notes(
+    conn: sqlite3.Connection, known: dict[str, sqlite3.Row], removed: set[str], stats: IndexStats
 ) -> None:
     for rel in removed:
         _delete_note(conn, known[rel]["id"])
         stats.removed += 1
+
+
+def _apply(
+    conn: sqlite3.Connection,
+    analyzed: list[AnalyzedNote],
+    known: dict[str, sqlite3.Row],
+    stats: IndexStats,
+) -> None:
     fresh = []
     for note in analyzed:
         row = known.get(note.path)

@@ -20,6 +20,29 @@ from markdown_it.rules_inline import StateInline
 UNUSED_INLINE = ["linkify", "strikethrough", "emphasis", "link", "image", "autolink", "entity"]
 UNUSED_CORE = ["linkify", "replacements", "smartquotes", "text_join"]
 FRONTMATTER_LINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+# A body with none of these can only hold wiki-links and H1s that the fast path finds exactly as
+# the markdown-it rule does: code (fences, indented blocks, also inside containers),
+# HTML, escapes, link reference definitions, setext headings, headings inside containers, and
+# characters that markdown-it normalises before parsing, and blank-looking lines of Unicode
+# spaces (markdown-it starts a paragraph there, then strips it, shifting its line numbers).
+# tests/kb/test_links.py proves the equality on generated bodies.
+CONTAINER = r"[ >*+\-\d.)]*"  # what may stand before a line's content: indents, quotes, markers
+NEEDS_PARSER_CHARS = re.compile(r"[<\\\t\r\0]|~~~")
+# Matched against "\n" + body: a literal "\n" first lets the regex engine skip ahead fast.
+NEEDS_PARSER_LINES = re.compile(
+    rf"\n(?: {{4}}|{CONTAINER}(?:=|\[[^\]]*\]:|[^\S\n]*[^\S \n][^\S\n]*$)"
+    rf"|{CONTAINER}[>*+\-\d.)](?: {{0,4}}#| {{5}}))",
+    re.M,
+)
+# Scanned left to right as markdown-it's inline rules do: a wiki-link ends at the first "]]" and
+# fails when its inner text holds "[["; a code span runs from a backtick run to the next run of
+# the same length. A run with no partner on its line may pair across lines: the parser decides.
+# Both alternatives start with "[" or "`", so the engine skips to those characters quickly.
+BODY_TOKEN = re.compile(
+    r"\[\[([^\[\]\n]*+(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n]*+)*+)\]\]"
+    r"|(?<!`)(`++)(?:[^\n]*?(?<!`)\2(?!`))?"
+)
+ATX_H1 = re.compile(r"^ {0,3}#(?: .*)?$", re.M)
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,46 @@ class BodyScan:
 
 def scan_body(body: str, first_line: int = 1) -> BodyScan:
     """Parse a note body once; line numbers are counted from `first_line`."""
+    links = None if needs_parser(body) else _plain_links(body, first_line)
+    if links is None:
+        return parse_body(body, first_line)
+    return BodyScan(links, _first_h1(body))
+
+
+def needs_parser(body: str) -> bool:
+    """Whether the body holds markdown that only the full parser reads right."""
+    return bool(NEEDS_PARSER_CHARS.search(body) or NEEDS_PARSER_LINES.search("\n" + body))
+
+
+def _plain_links(body: str, first_line: int) -> list[Link] | None:
+    """The links of a body that needs no parser; None when it does after all."""
+    links = []
+    consumed = 0  # end of the last link or code span: a "!" before it is not an embed mark
+    for match in BODY_TOKEN.finditer(body):
+        inner, backticks = match.groups()
+        if backticks is not None:
+            if match.end() - match.start() == len(backticks):
+                return None  # an unpaired backtick run
+        elif inner.strip():  # else the rule fails, and no link can start inside "[[ ]]"
+            start = match.start()
+            embed = start > consumed and body[start - 1] == "!"
+            line = first_line + body.count("\n", 0, start)
+            if link := parse_link_text(inner, embed, line):
+                links.append(link)
+        else:
+            continue
+        consumed = match.end()
+    return links
+
+
+def _first_h1(body: str) -> str | None:
+    """The first ATX level-1 heading of a body that needs no parser, as markdown-it reads it."""
+    match = ATX_H1.search(body)
+    return parse_body(match.group(0)).h1 if match else None
+
+
+def parse_body(body: str, first_line: int = 1) -> BodyScan:
+    """Scan a body with the full markdown-it parser."""
     tokens = markdown_parser().parse(body)
     links: list[Link] = []
     h1 = None
