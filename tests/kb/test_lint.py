@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from claimledger.cli import main
 from claimledger.kb import lint, open_index
+from claimledger.ledger import add_run
 from claimledger.workspace import Workspace
 
 GOOD = """---
@@ -84,3 +89,22 @@ def test_ambiguous_link_between_equally_near_notes(tmp_path: Path) -> None:
 
 def test_embedded_seed_workspace_is_lint_clean(workspace: Path) -> None:
     assert findings_for(workspace) == {}
+
+
+def test_provenance_names_unknown_runs_branches_and_missing_sources(
+    workspace: Path, runner: CliRunner
+) -> None:
+    ws = Workspace.open(workspace)
+    run_id = add_run(ws, branch="main", commit="abc1234", platform="cpu-2core-60s",
+                     status="keep", metrics={"val_bpb": 2.3}, agent="t")  # fmt: skip
+    note = ws.claims_dir / "optimizer" / "Provenance is checked, not trusted.md"
+    note.write_text(
+        "---\ntype: claim\ndomain: optimizer\ndescription: d\nconfidence: speculative\n"
+        "source: s\ncreated: 2026-11-23\nbranches: [main, research/ghost]\nprovenance:\n"
+        f"  runs: [{run_id}, {'f' * 64}]\n  sources: [inbox/nowhere.md]\n---\n\nBody.\n"
+    )
+    result = runner.invoke(main, ["-C", str(workspace), "lint", "--json"])
+    found = {(f["code"], f["path"]) for f in json.loads(result.output)["findings"]}
+    rel = "kb/optimizer/Provenance is checked, not trusted.md"
+    assert found == {("unknown-run", rel), ("unknown-branch", rel), ("dangling-link", rel)}
+    assert result.exit_code == 1

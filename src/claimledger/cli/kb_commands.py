@@ -87,6 +87,17 @@ def index(state: Any, rebuild: bool, as_json: bool) -> None:
     )
 
 
+def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
+    """kb lint plus the provenance check against what the ledger knows."""
+    from claimledger import ledger
+    from claimledger.kb import lint as run_lint
+    from claimledger.kb.lint import provenance_check
+
+    runs = ledger.known_record_ids(ws)
+    branches = ledger.known_branches(ws) if runs else None
+    return run_lint(ws, conn, [provenance_check(runs or None, branches)])
+
+
 @click.command()
 @click.option("--ignore", multiple=True, metavar="CODE", help="Skip findings of this code.")
 @with_json
@@ -96,18 +107,18 @@ def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
 
     Checks: broken YAML (with its line), schema violations and missing fields (against
     schemas/), dangling and ambiguous [[links]], duplicate titles, title/file-name mismatches,
-    unknown domains, depends_on cycles.
+    unknown domains, depends_on cycles, and provenance: runs and branches the ledger does not
+    know (once it has records), source files that do not exist.
 
     \b
     Examples:
       claimledger lint
       claimledger lint --ignore dangling-link --json
     """
-    from claimledger.kb import lint as run_lint
     from claimledger.kb import open_index
 
     with open_index(state.workspace) as conn:
-        findings = [f for f in run_lint(state.workspace, conn) if f.code not in ignore]
+        findings = [f for f in lint_with_ledger(state.workspace, conn) if f.code not in ignore]
     if as_json:
         echo_json({"findings": [f.to_dict() for f in findings], "count": len(findings)})
     elif findings:
@@ -260,22 +271,35 @@ def new_claim(state: Any, title: str, as_json: bool, body: str, **options: Any) 
 
 
 @click.command()
+@click.option(
+    "--iterations",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Turns of the research loop (0: only index, lint and the graph).",
+)
 @with_json
 @click.pass_obj
-def demo(state: Any, as_json: bool) -> None:
-    """Run the main job on the workspace: index, lint, and a summary of the knowledge graph.
+def demo(state: Any, iterations: int, as_json: bool) -> None:
+    """Run the main job on the workspace: index, lint, the knowledge graph, a short loop.
 
-    `make demo` runs this on the repository's own embedded workspace.
+    The loop (plan, lease, run the trainer on CPU with 2 seeds at 200K tokens, record, run
+    report, extract, evidence) runs on a scratch copy of the workspace under .claimledger/,
+    so the workspace itself is left as it was; it ends by printing what it learned.
+    `make demo` runs this on the repository's own embedded workspace (about 3 minutes).
     """
     from claimledger.kb import build_graph, open_index, summarize, update_index
-    from claimledger.kb import lint as run_lint
 
     stats = update_index(state.workspace, _progress_bar("indexing"))
     with open_index(state.workspace, refresh=False) as conn:
-        findings = run_lint(state.workspace, conn)
+        findings = lint_with_ledger(state.workspace, conn)
         summary = summarize(build_graph(conn))
+    learned = _demo_loop(state.workspace, iterations, quiet=as_json) if iterations else None
     if as_json:
-        echo_json({"index": stats.__dict__, "findings": len(findings), "graph": summary})
+        loop = learned.to_dict() if learned else None
+        echo_json(
+            {"index": stats.__dict__, "findings": len(findings), "graph": summary, "loop": loop}
+        )
         return
     print_heading(f"Workspace {state.workspace.root}")
     click.echo(f"indexed {stats.files} notes in {stats.seconds:.2f} s")
@@ -288,6 +312,23 @@ def demo(state: Any, as_json: bool) -> None:
     click.echo(f"orphans: {summary['orphans']}; depends_on cycles: {summary['depends_on_cycles']}")
     rows = [(c["title"], c["pagerank"]) for c in summary["most_central"]]
     print_table(["most central claims", "pagerank"], rows)
+    if learned is not None:
+        from claimledger.cli.planner_commands import print_learned
+
+        print_learned(learned)
+
+
+def _demo_loop(ws: Any, iterations: int, quiet: bool) -> Any:
+    """A short research loop on a scratch copy of the workspace; its result."""
+    from claimledger.planner import run_loop
+    from claimledger.planner.loop import scratch_workspace
+    from claimledger.trainer import TrainerOptions
+
+    copy = scratch_workspace(ws)
+    say = None if quiet else click.echo
+    if say:
+        say(f"research loop: {iterations} iterations in {ws.relative(copy.root)}")
+    return run_loop(copy, iterations, 2, options=TrainerOptions(device="cpu"), on_event=say)
 
 
 COMMANDS = [init, index, lint, show, search, graph, new, demo]

@@ -8,6 +8,7 @@ here from the index.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections import defaultdict
@@ -133,3 +134,32 @@ def _dependency_cycles(
     for cycle in depends_on_cycles(graph):
         chain = " -> ".join([*cycle, cycle[0]])
         yield Finding(cycle[0], 0, "depends-cycle", f"circular depends_on: {chain}")
+
+
+def provenance_check(known_runs: set[str] | None, known_branches: set[str] | None) -> Check:
+    """A check that claims cite only ledger runs and branches that exist.
+
+    `None` for the ledger's sets skips that part (a workspace with no ledger records yet).
+    Source paths in provenance are links, so a missing one is already a dangling link.
+    """
+
+    def check(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+        rows = conn.execute("SELECT path, metadata FROM notes WHERE type = 'claim'")
+        for path, metadata in rows:
+            yield from _provenance_findings(ws, path, json.loads(metadata or "{}"))
+
+    def _provenance_findings(ws: Workspace, path: str, meta: dict) -> Iterable[Finding]:
+        provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
+        for run in _strings(provenance.get("runs")):
+            if known_runs is not None and run not in known_runs:
+                yield Finding(path, 0, "unknown-run", f"provenance run {run} is not in the ledger")
+        for branch in _strings(meta.get("branches")):
+            if known_branches is not None and branch not in known_branches:
+                message = f"branch {branch!r} has no run or adoption in the ledger"
+                yield Finding(path, 0, "unknown-branch", message)
+
+    return check
+
+
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
