@@ -146,9 +146,9 @@ def provenance_check(known_runs: set[str] | None, known_branches: set[str] | Non
     def check(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
         rows = conn.execute("SELECT path, metadata FROM notes WHERE type = 'claim'")
         for path, metadata in rows:
-            yield from _provenance_findings(ws, path, json.loads(metadata or "{}"))
+            yield from _provenance_findings(path, json.loads(metadata or "{}"))
 
-    def _provenance_findings(ws: Workspace, path: str, meta: dict) -> Iterable[Finding]:
+    def _provenance_findings(path: str, meta: dict) -> Iterable[Finding]:
         provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
         for run in _strings(provenance.get("runs")):
             if known_runs is not None and run not in known_runs:
