@@ -34,7 +34,8 @@ class Extra:
 
 def collect_extra(ws: Workspace, conn: sqlite3.Connection, problems: list[str]) -> Extra:
     """The review queue and the open proposals (with their links resolved)."""
-    extra = Extra(queue=review_queue(ws, conn))
+    # Lint is left out: on a large vault it costs more than the rest of the report.
+    extra = Extra(queue=review_queue(ws, conn, with_lint=False))
     try:
         from claimledger.planner import list_proposals
     except ImportError:
@@ -136,7 +137,8 @@ def _review_content(queue: list[ReviewItem], catalog: Catalog) -> str:
     intro = (
         f"<h1>Review queue</h1><p>{len(queue)} items. Settle them with "
         "<code>claimledger review accept|reject|retire TITLE</code> or "
-        "<code>claimledger review merge A B</code>.</p>"
+        "<code>claimledger review merge A B</code>; <code>claimledger review</code> adds the "
+        "lint findings.</p>"
     )
     return intro + (
         f'<table class="data review"><tr><th>reason</th><th>note</th><th>related</th>'

@@ -24,7 +24,7 @@ from typing import Any
 
 from claimledger.errors import ClaimledgerError
 from claimledger.kb.index import open_index
-from claimledger.kb.notes import read_note
+from claimledger.kb.notes import CLOSING, OPENING
 from claimledger.kb.resolve import Resolution, resolve_links
 from claimledger.report.pages import NotePage, note_page
 from claimledger.workspace import Workspace
@@ -128,14 +128,23 @@ def _run_ids(metadata: dict[str, Any]) -> list[str]:
     return [r for r in runs if isinstance(r, str)] if isinstance(runs, list) else []
 
 
+def note_body(path: Path) -> str:
+    """A note's body; its YAML is not parsed again (the index has the fields)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    opening = OPENING.match(text)
+    closing = CLOSING.search(text, opening.end()) if opening else None
+    return text[closing.end() :] if closing else text
+
+
 def write_note_pages(root: str, out_dir: str, pages: list[NotePage]) -> list[str]:
     """Render and write a batch of note pages; returns problems (unreadable notes)."""
     problems = []
     for page in pages:
         try:
-            body = read_note(Path(root) / page.path).body
-        except ClaimledgerError as exc:
-            problems.append(str(exc))
+            body = note_body(Path(root) / page.path)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{page.path}: cannot read: {exc}")
             body = ""
         with open(os.path.join(out_dir, page.href), "w", encoding="utf-8") as handle:
             handle.write(note_page(page, body))
