@@ -22,8 +22,8 @@ class Settings:
     lease_seconds: float = 600.0
     max_attempts: int = 3
     similarity: str = "embedding"  # "lexical" needs no model: for tests and tiny machines
-    duplicate_threshold: float = 0.9  # at or above: enrich the existing claim
-    review_threshold: float = 0.75  # at or above (below duplicate): flag possible-duplicate
+    duplicate_threshold: float = 0.88  # at or above: enrich the existing claim
+    review_threshold: float = 0.7  # at or above (below duplicate): flag possible-duplicate
     link_threshold: float = 0.35  # at or above: link the new claim to the existing one
     max_claims: int = 5  # per source, offline extractor
     related_claims: int = 5  # similar existing claims shown to the LLM and linked
