@@ -20,7 +20,7 @@ from claimledger.planner.evidence import assess, observations
 from claimledger.planner.plan import default_platform, plan
 from claimledger.planner.updates import ClaimChange, apply_changes, plan_changes
 from claimledger.trainer import TrainerOptions, run_experiment
-from claimledger.workspace import Workspace
+from claimledger.workspace import CONFIG_NAME, Workspace, load_config
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,31 @@ class LoopResult:
             "stopped": self.stopped,
             "iterations": [it.to_dict() for it in self.iterations],
         }
+
+
+def scratch_workspace(ws: Workspace, name: str = "demo-workspace") -> Workspace:
+    """A fresh copy of a workspace's notes, ledger and config under its cache folder.
+
+    The demo runs its loop there, so that the workspace itself (a git repository) is left as
+    it was; the copy lives in the gitignored cache and is replaced on the next call."""
+    import shutil
+
+    target = ws.cache_dir / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for folder in ("claims_dir", "inbox_dir", "ledger_dir", "schemas_dir"):
+        source = ws.path(folder)
+        if source.is_dir():
+            shutil.copytree(source, target / ws.relative(source), dirs_exist_ok=True)
+    if (ws.root / CONFIG_NAME).exists():
+        shutil.copy2(ws.root / CONFIG_NAME, target / CONFIG_NAME)
+    copy = Workspace(root=target, config=load_config(target / CONFIG_NAME))
+    # The copy shares the prepared trainer data; preparing the corpus again costs seconds.
+    data = ws.cache_dir / "trainer-data"
+    if data.is_dir() and not (copy.cache_dir / "trainer-data").exists():
+        copy.cache_dir.mkdir(parents=True, exist_ok=True)
+        (copy.cache_dir / "trainer-data").symlink_to(data.resolve())
+    return copy
 
 
 def budget_options(options: TrainerOptions, platform: str) -> TrainerOptions:
