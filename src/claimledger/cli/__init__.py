@@ -4,6 +4,8 @@ from claimledger.cli import (
     inbox_commands,
     kb_commands,
     ledger_commands,
+    mcp_commands,
+    planner_commands,
     report_commands,
     review_commands,
     trainer_commands,
@@ -17,6 +19,8 @@ for _command in [
     *review_commands.COMMANDS,
     *report_commands.COMMANDS,
     *trainer_commands.COMMANDS,
+    *planner_commands.COMMANDS,
+    *mcp_commands.COMMANDS,
 ]:
     main.add_command(_command)
 
