@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 import tomli_w
@@ -22,6 +23,7 @@ from claimledger.workspace import CONFIG_NAME, Config, Layout, config_to_dict, w
 TYPE_LINE = re.compile(r"^type:\s*['\"]?(\w+)", re.MULTILINE)
 DOMAIN_LINE = re.compile(r"^domain:\s*['\"]?([\w-]+)", re.MULTILINE)
 GITIGNORE_LINE = ".claimledger/"
+PROGRAM_NAME = "program.md"
 
 
 @dataclass
@@ -47,6 +49,7 @@ def init_workspace(root: Path, git: bool = True) -> InitResult:
     _write_config(root, config, result)
     if not existing:
         _make_folders(root, config.layout, result)
+        _write_program(root, result)
     _write_schemas(root / config.layout.schemas_dir, result)
     _ensure_gitignore(root, result)
     if git and not (root / ".git").exists() and shutil.which("git"):
@@ -140,6 +143,15 @@ def _make_folders(root: Path, layout: Layout, result: InitResult) -> None:
             path.mkdir(parents=True)
             (path / ".gitkeep").touch()
             result.created.append(folder + "/")
+
+
+def _write_program(root: Path, result: InitResult) -> None:
+    """program.md: the research loop an agent follows in this workspace."""
+    path = root / PROGRAM_NAME
+    if not path.exists():
+        template = resources.files("claimledger").joinpath("data", PROGRAM_NAME)
+        write_text_atomic(path, template.read_text(encoding="utf-8"))
+        result.created.append(PROGRAM_NAME)
 
 
 def _write_schemas(folder: Path, result: InitResult) -> None:
