@@ -108,10 +108,12 @@ def identity(config: dict[str, Any], leave_out: str | None = None) -> str:
 
 def noise_floor(obs: Sequence[Observation]) -> NoiseFloor:
     """Pooled standard deviation of val_bpb over configs run with several seeds."""
-    groups: dict[str, list[float]] = defaultdict(list)
+    # A seed run twice repeats itself bit for bit on a token budget: one value per seed.
+    by_seed: dict[str, dict[Any, list[float]]] = defaultdict(lambda: defaultdict(list))
     for o in obs:
-        groups[identity(o.config)].append(o.val_bpb)
-    repeated = [values for values in groups.values() if len(values) >= 2]
+        by_seed[identity(o.config)][o.seed].append(o.val_bpb)
+    groups = [[statistics.fmean(v) for v in seeds.values()] for seeds in by_seed.values()]
+    repeated = [values for values in groups if len(values) >= 2]
     dof = sum(len(values) - 1 for values in repeated)
     if not dof:
         return NoiseFloor(DEFAULT_NOISE_FLOOR, 0, 0, measured=False)

@@ -17,7 +17,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from claimledger.planner.evidence import comparisons, identity
+from claimledger.planner.evidence import NULL_CLAIM, comparisons, identity
 from claimledger.planner.strategies import (
     CONFIDENCE_WEIGHT,
     OPTIMISM,
@@ -28,6 +28,8 @@ from claimledger.planner.strategies import (
     diff,
     random_config,
 )
+
+MIN_NOISE = 0.005  # bpb: a floor under the measured noise, which can be 0 with few runs
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,27 @@ class Move:
         return "replication" if abs(self.mean) < noise else "exploitation"
 
 
-def prior(state: PlanState, param: str, old: Any, new: Any) -> tuple[float, float, tuple[str, ...]]:
-    """(mean, sd, claim titles) of the claims' belief about a move."""
+def trust(state: PlanState) -> float:
+    """How far the runs so far bear the claims out: (agreeing + 1) / (tested + 1).
+
+    A claim is tested once the ledger compares its two values; it agrees when the measured
+    difference has the sign it predicts. Claims of no effect are left out. Refuted claims thus
+    weaken every other claim's prior, which is how the planner recovers from bad beliefs."""
+    agree = tested = 0
+    for claim in state.claims:
+        if abs(claim.delta) <= NULL_CLAIM:
+            continue
+        diffs, _ = comparisons(state.trials, claim.param, claim.old, claim.new)
+        if diffs:
+            tested += 1
+            agree += (statistics.fmean(diffs) < 0) == (claim.delta < 0)
+    return (agree + 1) / (tested + 1)
+
+
+def prior(
+    state: PlanState, param: str, old: Any, new: Any, belief_in_claims: float = 1.0
+) -> tuple[float, float, tuple[str, ...]]:
+    """(mean, sd, claim titles) of the claims' belief about a move, discounted by trust."""
     weighted = []
     for claim in state.claims:
         predicted = claim.predicts(param, old, new)
@@ -67,15 +88,18 @@ def prior(state: PlanState, param: str, old: Any, new: Any) -> tuple[float, floa
         return 0.0, UNKNOWN_EFFECT_SD, ()
     total = sum(w for _, w, _ in weighted)
     mean = sum(d * w for d, w, _ in weighted) / total
-    return mean, max(state.noise, abs(mean)) / math.sqrt(total), tuple(t for _, _, t in weighted)
+    sd = max(state.noise, abs(mean)) / math.sqrt(total)
+    # With little trust the prior slides back to that of a move no claim speaks about.
+    t = belief_in_claims
+    return t * mean, t * sd + (1 - t) * UNKNOWN_EFFECT_SD, tuple(x for _, _, x in weighted)
 
 
-def belief(state: PlanState, param: str, new: Any) -> Move:
+def belief(state: PlanState, param: str, new: Any, belief_in_claims: float = 1.0) -> Move:
     """The posterior belief about setting `param` to `new` in the incumbent."""
     old = state.base.get(param)
-    mean0, sd0, tests = prior(state, param, old, new)
+    mean0, sd0, tests = prior(state, param, old, new, belief_in_claims)
     diffs, _ = comparisons(state.trials, param, old, new)
-    variance = 2 * state.noise**2  # a difference of two runs
+    variance = 2 * max(state.noise, MIN_NOISE) ** 2  # a difference of two runs
     precision = 1 / sd0**2 + len(diffs) / variance
     mean = (mean0 / sd0**2 + sum(diffs) / variance) / precision
     return Move(param, old, new, mean, 1 / math.sqrt(precision), len(diffs), mean0, tests)
@@ -83,13 +107,13 @@ def belief(state: PlanState, param: str, new: Any) -> Move:
 
 def moves(state: PlanState) -> list[Move]:
     """Every allowed one-knob move from the incumbent, best score first."""
-    found = []
+    found, belief_in_claims = [], trust(state)
     for param, values in state.space.items():
         for value in values:
             config = {**state.base, param: value}
             if identity(config) == identity(state.base) or not state.allowed(config):
                 continue
-            found.append(belief(state, param, value))
+            found.append(belief(state, param, value, belief_in_claims))
     return sorted(found, key=lambda m: (m.score, m.param, str(m.new)))
 
 

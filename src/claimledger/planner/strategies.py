@@ -28,7 +28,7 @@ from claimledger.planner.evidence import Observation, identity
 
 CONFIDENCE_WEIGHT = {"speculative": 1.0, "experimental": 2.0, "likely": 4.0, "proven": 8.0}
 UNDER_REVIEW_WEIGHT = 0.25  # a contradicted claim still says something, but little
-UNKNOWN_EFFECT_SD = 0.05  # prior sd of an effect no claim speaks about (bpb)
+UNKNOWN_EFFECT_SD = 0.03  # prior sd of an effect no claim speaks about (bpb)
 OPTIMISM = 1.0  # how many posterior sds the score subtracts (value of information)
 MAX_SEEDS = 3  # a config is not proposed again once it has this many runs
 
