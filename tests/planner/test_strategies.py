@@ -1,0 +1,75 @@
+"""Strategies on a synthetic landscape: claims speed the search, wrong claims are overcome."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from claimledger.planner.claims import ClaimEffect
+from claimledger.planner.evidence import Observation, noise_floor
+from claimledger.planner.guided import ClaimGuided, trust
+from claimledger.planner.strategies import PlanState, RandomSearch, TPESearch, incumbent
+
+SPACE: dict[str, list[Any]] = {"a": [0, 1, 2], "b": [0, 1, 2], "c": [0, 1]}
+DEFAULT = {"a": 1, "b": 1, "c": 0}
+
+
+def truth(config: dict[str, Any]) -> float:
+    """Lower is better: the optimum is a=2, b=0, c=1."""
+    return 3.0 - 0.1 * config["a"] + 0.08 * config["b"] - 0.05 * config["c"]
+
+
+def claim(param: str, old: Any, new: Any, delta: float) -> ClaimEffect:
+    return ClaimEffect(
+        f"{param} {old}->{new}", "x.md", param, old, new, delta, 0, "p", "likely", "active"
+    )
+
+
+def search(strategy: Any, claims: list[ClaimEffect], seed: int = 0, limit: int = 30) -> int:
+    """Runs until the incumbent is the optimum."""
+    rng = random.Random(seed)
+    trials: list[Observation] = []
+
+    def run(config: dict[str, Any]) -> None:
+        noisy = truth(config) + rng.gauss(0, 0.005)
+        trials.append(Observation(str(len(trials)), dict(config), len(trials), noisy))
+
+    run(DEFAULT)
+    while len(trials) < limit:
+        best = incumbent(trials, DEFAULT)
+        if truth(best) == truth({"a": 2, "b": 0, "c": 1}):
+            return len(trials)
+        state = PlanState(SPACE, best, trials, claims, noise=noise_floor(trials).value, rng=rng)
+        run(strategy.propose(state, 1)[0].config)
+    return limit
+
+
+GOOD = [claim("a", 1, 2, -0.1), claim("b", 1, 0, -0.08), claim("c", 0, 1, -0.05)]
+WRONG = [claim("a", 1, 0, -0.1), claim("b", 1, 2, -0.08), claim("c", 0, 1, 0.05)]
+
+
+def test_good_claims_lead_straight_to_the_optimum() -> None:
+    assert search(ClaimGuided(), GOOD) == 4  # the defaults, then one run per claim
+
+
+def test_wrong_claims_are_refuted_and_the_optimum_still_found() -> None:
+    runs = search(ClaimGuided(), WRONG)
+    assert runs < 30
+    assert runs > search(ClaimGuided(), GOOD)
+
+
+def test_trust_falls_as_claims_are_refuted() -> None:
+    trials = [
+        Observation("0", dict(DEFAULT), 0, truth(DEFAULT)),
+        Observation("1", {**DEFAULT, "a": 0}, 0, truth({**DEFAULT, "a": 0})),
+    ]
+    state = PlanState(SPACE, DEFAULT, trials, WRONG)
+    assert trust(state) == 0.5
+    assert trust(PlanState(SPACE, DEFAULT, trials, GOOD)) == 1.0
+
+
+@pytest.mark.parametrize("strategy", [RandomSearch(), TPESearch(seed=1, startup=3)])
+def test_baselines_find_the_optimum_eventually(strategy: Any) -> None:
+    assert search(strategy, [], limit=60) < 60
