@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -129,6 +130,12 @@ def glob_to_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+def any_glob(patterns: Iterable[str]) -> re.Pattern[str] | None:
+    """One regex matching a path that any of the globs matches; None for no globs."""
+    parts = [f"(?:{glob_to_regex(p).pattern})" for p in patterns]
+    return re.compile("|".join(parts)) if parts else None
+
+
 def _literal_prefix(pattern: str) -> str:
     """The folder part of a glob before its first wildcard: where a walk must start."""
     parts = []
@@ -218,11 +225,12 @@ class Workspace:
         return self.path("schemas_dir")
 
     @cached_property
-    def _exclude(self) -> list[re.Pattern[str]]:
-        return [glob_to_regex(p) for p in self.config.layout.exclude]
+    def _exclude(self) -> re.Pattern[str] | None:
+        return any_glob(self.config.layout.exclude)
 
     def _matching(self, patterns: tuple[str, ...]) -> list[str]:
-        compiled = [glob_to_regex(p) for p in patterns]
+        included = any_glob(patterns)
+        excluded = self._exclude
         starts = sorted({_literal_prefix(p) for p in patterns})
         # A start inside another start would list its files twice.
         starts = [s for s in starts if not any(s != o and s.startswith(o + "/") for o in starts)]
@@ -231,9 +239,7 @@ class Workspace:
         result = set()
         for start in starts:
             for rel in walk_files(self.root, start):
-                if any(r.match(rel) for r in compiled) and not any(
-                    r.match(rel) for r in self._exclude
-                ):
+                if included and included.match(rel) and not (excluded and excluded.match(rel)):
                     result.add(rel)
         return sorted(result)
 

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from filelock import FileLock
 
@@ -144,10 +145,7 @@ def _update_locked(
             stats.rebuilt = True
         files = ws.note_files()
         stats.files = len(files)
-        known = {
-            row["path"]: row
-            for row in conn.execute("SELECT id, path, role, size, mtime_ns, sha256 FROM notes")
-        }
+        known = _known_files(conn)
         changed = _changed_files(ws.root, files, known, stats)
         with conn:  # one transaction: a crash leaves the old index, never half of a new one
             _remove_notes(conn, known, set(known) - set(files), stats)
@@ -174,8 +172,25 @@ def _clear(conn: sqlite3.Connection) -> None:
             conn.execute(f"DELETE FROM {table}")
 
 
+class Known(NamedTuple):
+    """What the index knows of a file, to tell whether it changed."""
+
+    id: int
+    role: str
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def _known_files(conn: sqlite3.Connection) -> dict[str, Known]:
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: this reads one row per note on every refresh
+    rows = cursor.execute("SELECT path, id, role, size, mtime_ns, sha256 FROM notes")
+    return {path: Known(*rest) for path, *rest in rows}
+
+
 def _changed_files(
-    root: Path, files: dict[str, str], known: dict[str, sqlite3.Row], stats: IndexStats
+    root: Path, files: dict[str, str], known: dict[str, Known], stats: IndexStats
 ) -> dict[str, str]:
     """Files that are new, or whose size, mtime or role differ from the index."""
     changed = {}
@@ -186,8 +201,8 @@ def _changed_files(
             st = os.stat(f"{base}/{rel}")
         except OSError:
             continue
-        same_stat = row and row["size"] == st.st_size and row["mtime_ns"] == st.st_mtime_ns
-        if same_stat and row["role"] == role:
+        same_stat = row and row.size == st.st_size and row.mtime_ns == st.st_mtime_ns
+        if same_stat and row.role == role:
             stats.unchanged += 1
             continue
         changed[rel] = role
@@ -245,31 +260,31 @@ def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> Analyze
 
 
 def _remove_notes(
-    conn: sqlite3.Connection, known: dict[str, sqlite3.Row], removed: set[str], stats: IndexStats
+    conn: sqlite3.Connection, known: dict[str, Known], removed: set[str], stats: IndexStats
 ) -> None:
     for rel in removed:
-        _delete_note(conn, known[rel]["id"])
+        _delete_note(conn, known[rel].id)
         stats.removed += 1
 
 
 def _apply(
     conn: sqlite3.Connection,
     analyzed: list[AnalyzedNote],
-    known: dict[str, sqlite3.Row],
+    known: dict[str, Known],
     stats: IndexStats,
 ) -> None:
     fresh = []
     for note in analyzed:
         row = known.get(note.path)
-        if row is not None and row["sha256"] == note.sha256 and row["role"] == note.role:
+        if row is not None and row.sha256 == note.sha256 and row.role == note.role:
             conn.execute(
                 "UPDATE notes SET size = ?, mtime_ns = ? WHERE id = ?",
-                (note.size, note.mtime_ns, row["id"]),
+                (note.size, note.mtime_ns, row.id),
             )
             stats.touched += 1
             continue
         if row is not None:
-            _delete_note(conn, row["id"])
+            _delete_note(conn, row.id)
             stats.updated += 1
         else:
             stats.added += 1
