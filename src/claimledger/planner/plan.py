@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 import random
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from claimledger.errors import ClaimledgerError
@@ -54,7 +55,12 @@ DEFAULT_SPACE: dict[str, list[Any]] = {
     "logit_softcap": [15.0, 30.0],
     "optimizer": ["muon", "adamw"],
 }
-STRATEGIES: dict[str, type] = {"claims": ClaimGuided, "random": RandomSearch, "tpe": TPESearch}
+# Strategy factories by name; the seed drives a strategy's random choices.
+STRATEGIES: dict[str, Callable[[int], Strategy]] = {
+    "claims": lambda seed: ClaimGuided(),
+    "tpe": lambda seed: TPESearch(seed=seed),
+    "random": lambda seed: RandomSearch(),
+}
 
 
 def default_platform(ws: Workspace) -> str:
@@ -69,7 +75,7 @@ def make_strategy(name: str, seed: int = 0) -> Strategy:
     """A strategy by name: claims (the default), tpe or random."""
     if name not in STRATEGIES:
         raise ClaimledgerError(f"unknown strategy {name!r} (known: {', '.join(STRATEGIES)})")
-    return STRATEGIES[name](seed=seed) if name == "tpe" else STRATEGIES[name]()
+    return STRATEGIES[name](seed)
 
 
 def planning_space(ws: Workspace, claims: list[Any]) -> dict[str, list[Any]]:

@@ -174,7 +174,8 @@ def run_experiment(
     `seeds` is a count (seeds options.seed, options.seed + 1, ...) or the seeds themselves.
     With `proposal`, the runs answer that proposal: they name it and it is marked answered.
     """
-    from claimledger.planner import mark_answered, read_proposal
+    # Imported here: the planner's loop imports this module.
+    from claimledger.planner.proposals import mark_answered, read_proposal
 
     tests = read_proposal(ws, proposal).tests if proposal else []
     branch = branch or workspace_branch(ws)
