@@ -56,3 +56,7 @@ class SyncError(ClaimledgerError):
 
 class ProposalError(ClaimledgerError):
     """A planner proposal is invalid or cannot be read or written."""
+
+
+class SourceError(ClaimledgerError):
+    """An inbox source note cannot be written or read."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from claimledger.errors import ClaimledgerError
+from claimledger.errors import SourceError
 from claimledger.kb.notes import json_safe, parse_text, read_note, render_note, write_text_atomic
 from claimledger.schemas import validation_errors
 from claimledger.workspace import Workspace
@@ -27,10 +27,6 @@ OWN_FIELDS = ("type", "title", "date")
 # Frontmatter order of a new source: these first (when given), the rest after.
 LEADING_FIELDS = ("author", "url")
 MIDDLE_FIELDS = ("domain", "format")
-
-
-class SourceError(ClaimledgerError):
-    """A source note cannot be written or read."""
 
 
 @dataclass(frozen=True)
