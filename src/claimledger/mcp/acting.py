@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from claimledger.errors import ClaimledgerError
+from claimledger.errors import ClaimledgerError, TrainerError
 from claimledger.mcp.reading import Platform, jsonable
 from claimledger.workspace import Workspace
 
@@ -99,6 +99,8 @@ class ActTools:
         from claimledger.planner import read_proposal
         from claimledger.trainer import TrainerOptions, run_experiment
 
+        if data and not Path(data).is_dir():  # else every seed would be recorded as a crash
+            raise TrainerError("no such folder of text files", data)
         answered = read_proposal(self.ws, proposal) if proposal else None
         if token_budget is None:
             token_budget = platform_budget(answered.platform)[1] if answered else None
