@@ -19,7 +19,9 @@ SENTENCE_END = re.compile(
     r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Z\"'(])"
 )
 CODE_BLOCK = re.compile(r"^(`{3,}|~{3,}).*?^\1", re.M | re.S)
-MARKDOWN_NOISE = re.compile(r"^#+ [^\n]*$|^\s*(?:[-*+]|\d+\.)\s+|^>\s?|`", re.M)
+MARKDOWN_NOISE = re.compile(r"^#+ [^\n]*$|^\s*(?:[-*+]|\d+\.)\s+|^>\s?|`|\*\*|__", re.M)
+# Paragraphs, and each list item on its own: bullets rarely end with a full stop.
+BLOCK_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)")
 LINK = re.compile(r"\[\[([^\]|#]+)(?:[^\]]*)\]\]|\[([^\]]+)\]\([^)]*\)")
 NUMBER = re.compile(r"\d")
 ASSERTIVE = re.compile(
@@ -57,12 +59,12 @@ class OfflineExtractor:
 
 
 def split_sentences(body: str) -> list[str]:
-    """The prose sentences of a markdown body, with headings, code and link syntax removed."""
-    text = MARKDOWN_NOISE.sub(" ", CODE_BLOCK.sub("\n\n", body))
-    text = LINK.sub(lambda m: m.group(1) or m.group(2), text)
+    """The prose sentences of a markdown body: paragraphs and list items split into
+    sentences, with headings, code, emphasis and link syntax removed."""
+    text = LINK.sub(lambda m: m.group(1) or m.group(2), CODE_BLOCK.sub("\n\n", body))
     sentences = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        flat = " ".join(paragraph.split())
+    for block in BLOCK_BREAK.split(text):
+        flat = " ".join(MARKDOWN_NOISE.sub(" ", block).split())
         sentences.extend(s.strip() for s in SENTENCE_END.split(flat) if s.strip())
     return sentences
 
