@@ -385,3 +385,13 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
         assert len(meta["provenance"]["runs"]) == 1 and meta["provenance"]["sources"]
     lint = subprocess.run([CLAIMLEDGER, "-C", str(root), "lint"], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
+
+
+def test_help_does_not_import_the_mcp_sdk() -> None:
+    code = (
+        "import sys; from claimledger.cli import main; sys.argv = ['claimledger', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('mcp', 'pydantic', 'anyio') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
