@@ -133,17 +133,23 @@ def _write_claim(
     flag: Any,
     outcome: Outcome,
 ) -> None:
-    domain = candidate.domain if candidate.domain in ctx.ws.config.domains else None
-    domain = domain or ctx.domain_for(source)
+    domains = ctx.ws.config.domains
+    domain = candidate.domain if candidate.domain in domains else ctx.domain_for(source)
+    try:
+        path = claim_path(ctx.ws, domain, title)
+    except ClaimledgerError as exc:
+        outcome.add(outcome.rejected, f"{title[:60]!r}: {exc.problem[:200]}")
+        return
     fields = _claim_fields(ctx, source, candidate, domain, flag)
     try:
-        path = new_claim(ctx.ws, title, fields, _claim_body(ctx, source, candidate, flag))
+        new_claim(ctx.ws, title, fields, _claim_body(ctx, source, candidate, flag))
     except ClaimledgerError as exc:
-        if claim_path(ctx.ws, domain, title).exists():  # another worker wrote it meanwhile
-            ctx.claims.add_many([_entry_of(ctx, claim_path(ctx.ws, domain, title), title)])
-            _settle_existing(ctx, source, candidate, ctx.claims.get(title), outcome)  # type: ignore[arg-type]
+        if not path.exists():
+            outcome.add(outcome.rejected, f"{title[:60]!r}: {exc.problem[:200]}")
             return
-        outcome.add(outcome.rejected, f"{title[:60]!r}: {exc.problem[:200]}")
+        entry = _entry_of(ctx, path, title)  # another worker wrote it meanwhile
+        ctx.claims.add_many([entry])
+        _settle_existing(ctx, source, candidate, entry, outcome)
         return
     ctx.claims.add_many([_entry_of(ctx, path, title)])
     outcome.add(outcome.extracted, title)

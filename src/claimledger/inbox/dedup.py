@@ -15,6 +15,7 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from claimledger.workspace import Workspace
 EMBED_DIM = 384
 LEXICAL_DIM = 4096
 MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_LOCK = threading.Lock()
 WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 
 
@@ -71,9 +73,10 @@ class EmbeddingBackend:
             {k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items()
         )
         if missing:
-            vectors = _sentence_model().encode(
-                [t for _, t in missing], normalize_embeddings=True, batch_size=64
-            )
+            with MODEL_LOCK:  # LLM extraction threads share one model
+                vectors = _sentence_model().encode(
+                    [t for _, t in missing], normalize_embeddings=True, batch_size=64
+                )
             fresh = {
                 k: np.asarray(v, dtype=np.float32)
                 for (k, _), v in zip(missing, vectors, strict=True)

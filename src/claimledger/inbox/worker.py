@@ -157,6 +157,8 @@ class Worker:
     def _process(self, leases: list[lifecycle.Lease]) -> list[SourceResult]:
         """Extract the leased sources (concurrently when there are several), then write."""
         jobs = [(lease, self._load(lease)) for lease in leases if not lease.given_up]
+        if jobs:
+            self.context()  # built once, before any thread needs it
         given_up = [self._given_up(lease) for lease in leases if lease.given_up]
         if len(jobs) > 1:
             with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
