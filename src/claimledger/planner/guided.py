@@ -44,6 +44,7 @@ class Move:
     n: int  # comparisons in the ledger
     prior: float  # what the claims predict (0 when none do)
     tests: tuple[str, ...]
+    measured: float | None = None  # the mean of the ledger's comparisons, if any
 
     @property
     def score(self) -> float:
@@ -102,18 +103,25 @@ def belief(state: PlanState, param: str, new: Any, belief_in_claims: float = 1.0
     variance = 2 * max(state.noise, MIN_NOISE) ** 2  # a difference of two runs
     precision = 1 / sd0**2 + len(diffs) / variance
     mean = (mean0 / sd0**2 + sum(diffs) / variance) / precision
-    return Move(param, old, new, mean, 1 / math.sqrt(precision), len(diffs), mean0, tests)
+    measured = statistics.fmean(diffs) if diffs else None
+    sd = 1 / math.sqrt(precision)
+    return Move(param, old, new, mean, sd, len(diffs), mean0, tests, measured)
 
 
 def moves(state: PlanState) -> list[Move]:
-    """Every allowed one-knob move from the incumbent, best score first."""
+    """Every allowed one-knob move from the incumbent, best score first.
+
+    A move the runs already measured as no better than the incumbent is left out, whatever
+    the claims say: replication is for results that look good on too few seeds."""
     found, belief_in_claims = [], trust(state)
     for param, values in state.space.items():
         for value in values:
             config = {**state.base, param: value}
             if identity(config) == identity(state.base) or not state.allowed(config):
                 continue
-            found.append(belief(state, param, value, belief_in_claims))
+            move = belief(state, param, value, belief_in_claims)
+            if move.measured is None or move.measured < 0:
+                found.append(move)
     return sorted(found, key=lambda m: (m.score, m.param, str(m.new)))
 
 
