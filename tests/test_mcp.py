@@ -34,8 +34,11 @@ T = TypeVar("T")
 
 
 def init_workspace(root: Path, *extra: str) -> Path:
-    """A fresh workspace made by `claimledger init`, as a user would make one."""
+    """A fresh workspace made by `claimledger init`, as a user would make one; duplicates are
+    found by the lexical similarity backend (no model to load)."""
     subprocess.run([CLAIMLEDGER, "init", str(root), *extra], check=True, capture_output=True)
+    with open(root / "claimledger.toml", "a", encoding="utf-8") as config:
+        config.write('\n[inbox]\nsimilarity = "lexical"\n')
     return root
 
 
@@ -127,20 +130,34 @@ def test_knowledge_tools_write_claims_and_sources_only_where_they_belong(tmp_pat
             client, "enrich_claim", title=CLAIM.lower(), evidence="Seen again.", sources=[]
         )
         again = await call(client, "enrich_claim", title=CLAIM, evidence="Seen again.")
+        claim = {"domain": "optimizer", "description": "Said again."}
+        effect = {"param": "muon_lr", "from": 0.03, "to": 0.06, "metric": "val_bpb"}
+        reworded = {**claim, "title": "Muon at 0.06 beats 0.03 here", "effect": effect}
+        refused = [
+            await fail(client, "write_claim", {**claim, "title": CLAIM.upper()}),
+            await fail(client, "write_claim", reworded),
+        ]
+        near = await call(client, "write_claim", title=CLAIM.replace("lowers", "reduces"), **claim)
         return {
+            "refused": refused,
+            "near": near,
             "source": source,
             "written": written,
             "enriched": enriched,
             "again": again,
             "read": await call(client, "read_claim", title=CLAIM),
             "search": await call(client, "search_claims", query="muon rate"),
-            "near": await call(client, "neighbourhood", title=CLAIM),
+            "graph": await call(client, "neighbourhood", title=CLAIM),
         }
 
     out = with_server(root, steps)
     changed = set(snapshot(root)) - set(before)
     source_path, claim_path = out["source"]["path"], out["written"]["path"]
-    assert changed == {source_path, claim_path}
+    assert changed == {source_path, claim_path, out["near"]["path"]}
+    assert all(f"[[{CLAIM}]] already makes this claim" in m for m in out["refused"])
+    assert out["near"]["possible_duplicate_of"] == f"[[{CLAIM}]]"
+    flag = read_note(root / out["near"]["path"]).metadata["review"][0]
+    assert flag["reason"] == "possible-duplicate" and 0.7 <= flag["score"] < 0.88
     assert source_path.startswith("inbox/") and claim_path == f"kb/optimizer/{CLAIM}.md"
     note = read_note(root / claim_path)
     assert note.metadata["status"] == "proposed" and note.metadata["provenance"] == {
@@ -153,7 +170,7 @@ def test_knowledge_tools_write_claims_and_sources_only_where_they_belong(tmp_pat
     targets = {link["target"] for link in out["read"]["links"]}
     assert "Warmup is not needed at 4K tokens" in targets
     assert [hit["title"] for hit in out["search"]["results"]] == [CLAIM]
-    assert out["near"]["centre"] == claim_path and out["near"]["edges"]
+    assert out["graph"]["centre"] == claim_path and out["graph"]["edges"]
 
 
 def test_ledger_tools_plan_lease_record_and_sync(tmp_path: Path) -> None:

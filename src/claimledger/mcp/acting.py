@@ -62,7 +62,8 @@ class ActTools:
         if release:
             return {"proposal": pid, "released": release_lease(self.ws, pid, self.agent)}
         record = take_lease(self.ws, pid, self.agent, timedelta(minutes=minutes), note)
-        return jsonable({"proposal": pid, "record": record, **lease_holder(self.ws, pid)})  # type: ignore[arg-type]
+        holder = lease_holder(self.ws, pid) or {}
+        return jsonable({"proposal": pid, "record": record, **holder})
 
     def run(
         self,

@@ -138,6 +138,7 @@ class WriteTools:
         to a claim that exists, use enrich_claim."""
         from claimledger.kb import new_claim
 
+        checked_title(title)
         fields = {
             "domain": domain,
             "description": clean_text(description, MAX_DESCRIPTION_CHARS),
@@ -149,11 +150,39 @@ class WriteTools:
             "depends_on": wiki_links(depends_on),
             "challenged_by": wiki_links(challenged_by),
             "branches": [clean_text(b, 200) for b in branches or []],
+            "review": self._duplicate_check(title, effect),
         }
-        path = new_claim(
-            self.ws, checked_title(title), {k: v for k, v in fields.items() if v}, clean_text(body)
-        )
-        return {"path": self.ws.relative(path), "title": title, "status": "proposed"}
+        path = new_claim(self.ws, title, {k: v for k, v in fields.items() if v}, clean_text(body))
+        flagged = fields["review"][0]["related"] if fields["review"] else None
+        return {
+            "path": self.ws.relative(path),
+            "title": title,
+            "status": "proposed",
+            "possible_duplicate_of": flagged,
+        }
+
+    def _duplicate_check(self, title: str, effect: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """Refuse a claim the kb already makes; a review flag when one is close (as the worker).
+
+        With an effect, the same param, from, to and platform is the same claim, whatever the
+        wording; without one, a title at the duplicate threshold of similarity is."""
+        from claimledger.inbox.dedup import ClaimIndex, make_backend
+        from claimledger.inbox.settings import Settings
+
+        settings = Settings.from_workspace(self.ws)
+        claims = ClaimIndex.load(self.ws, make_backend(self.ws, settings.similarity))
+        same = claims.get(title) or (claims.find_effect(effect) if effect else None)
+        near = next(iter(claims.nearest(title, 1)), None)
+        if same is None and near and near.score >= settings.duplicate_threshold and not effect:
+            same = claims.get(near.title)
+        if same is not None:
+            raise ClaimledgerError(
+                f"[[{same.title}]] already makes this claim: add your evidence with enrich_claim"
+            )
+        if near is None or near.score < settings.review_threshold:
+            return []
+        flag = {"reason": "possible-duplicate", "related": f"[[{near.title}]]"}
+        return [{**flag, "score": round(near.score, 4), "date": dt.date.today().isoformat()}]
 
     def enrich_claim(
         self,
