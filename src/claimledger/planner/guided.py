@@ -111,8 +111,8 @@ def belief(state: PlanState, param: str, new: Any, belief_in_claims: float = 1.0
 def moves(state: PlanState) -> list[Move]:
     """Every allowed one-knob move from the incumbent, best score first.
 
-    A move the runs already measured as no better than the incumbent is left out, whatever
-    the claims say: replication is for results that look good on too few seeds."""
+    A move the runs already measured as worse than the incumbent by the noise floor or more
+    is left out, whatever the claims say: replication is for results within the noise."""
     found, belief_in_claims = [], trust(state)
     for param, values in state.space.items():
         for value in values:
@@ -120,7 +120,7 @@ def moves(state: PlanState) -> list[Move]:
             if identity(config) == identity(state.base) or not state.allowed(config):
                 continue
             move = belief(state, param, value, belief_in_claims)
-            if move.measured is None or move.measured < 0:
+            if move.measured is None or move.measured < state.noise:
                 found.append(move)
     return sorted(found, key=lambda m: (m.score, m.param, str(m.new)))
 
