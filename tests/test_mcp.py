@@ -389,7 +389,13 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
         first = await call(client, "brief", platform=PLATFORM)
         assert "no kept run" in first["text"]
         baseline = dict(set=tiny, token_budget=4000, device="cpu", threads=1, data=str(corpus))
-        await call(client, "run", seeds=1, **baseline)
+        progress: list[str] = []
+
+        async def on_progress(done: float, total: float | None, message: str | None) -> None:
+            progress.append(str(message))
+
+        ran = await client.call_tool("run", baseline, progress_callback=on_progress)
+        assert not ran.is_error and progress and progress[0].startswith("seed 0: step ")
         titles = [await _iteration(client, corpus, turn) for turn in (1, 2)]
         return titles, await call(client, "brief", platform=PLATFORM)
 

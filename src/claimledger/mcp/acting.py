@@ -7,9 +7,12 @@ Every record is written by the ledger library (immutable, named by its hash); ru
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
+from mcp.server.mcpserver import Context
 from pydantic import Field
 
 from claimledger.errors import ClaimledgerError, TrainerError
@@ -18,7 +21,30 @@ from claimledger.workspace import Workspace
 
 Scalar = str | int | float | bool
 DEFAULT_TOKEN_BUDGET = 200_000  # the planner's default platform: this CPU at 200K tokens
+PROGRESS_SECONDS = 2.0
 ProposalId = Annotated[str, Field(description="A proposal id, e.g. 20261123-1a2b3c4d.")]
+
+
+def progress_reporter(ctx: Context, every: float = PROGRESS_SECONDS) -> Callable[[int, str], None]:
+    """A trainer progress callback that sends the client MCP progress notifications (at most
+    one per `every` seconds), so that a long run shows it is alive."""
+    import anyio.from_thread
+    import anyio.lowlevel
+
+    # Built in the tool's worker thread, called from the trainer's output-reader thread: the
+    # event loop that owns the session is reached through its token.
+    loop = anyio.from_thread.run_sync(anyio.lowlevel.current_token)
+    sent = {"count": 0, "at": 0.0}
+
+    def report(seed: int, line: str) -> None:
+        if not line.startswith("step ") or time.monotonic() - sent["at"] < every:
+            return
+        sent["count"] += 1
+        sent["at"] = time.monotonic()
+        message = f"seed {seed}: {line}"
+        anyio.from_thread.run(ctx.report_progress, sent["count"], None, message, token=loop)
+
+    return report
 
 
 class ActTools:
@@ -89,6 +115,7 @@ class ActTools:
         data: Annotated[
             str | None, Field(description="Folder of text files to train on (default: bundled).")
         ] = None,
+        ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Train the bundled GPT once per seed (claimledger run) and record every run in the
         ledger: platform, config and its diff from the branch's best, val_bpb, keep / discard /
@@ -114,7 +141,13 @@ class ActTools:
         )
         try:
             result = run_experiment(
-                self.ws, options, seeds, proposal=proposal, branch=branch, agent=self.agent
+                self.ws,
+                options,
+                seeds,
+                proposal=proposal,
+                branch=branch,
+                agent=self.agent,
+                progress=progress_reporter(ctx) if ctx else None,
             )
         finally:
             if proposal:
