@@ -162,7 +162,7 @@ class ClaimIndex:
 
     backend: Backend
     entries: list[ClaimEntry] = field(default_factory=list)
-    matrix: np.ndarray | None = None
+    buffer: np.ndarray | None = None  # rows beyond len(entries) are spare capacity
     by_key: dict[str, int] = field(default_factory=dict)
 
     @classmethod
@@ -181,7 +181,23 @@ class ClaimIndex:
         for entry in new:
             self.by_key[normalize_key(entry.title)] = len(self.entries)
             self.entries.append(entry)
-        self.matrix = vectors if self.matrix is None else np.vstack([self.matrix, vectors])
+        self._append_rows(vectors)
+
+    def _append_rows(self, vectors: np.ndarray) -> None:
+        """Grow the buffer by doubling: appending one claim at a time stays linear."""
+        used = len(self.entries) - len(vectors)
+        if self.buffer is None or used + len(vectors) > len(self.buffer):
+            capacity = max(64, 2 * (used + len(vectors)))
+            grown = np.zeros((capacity, vectors.shape[1]), dtype=np.float32)
+            if self.buffer is not None:
+                grown[:used] = self.buffer[:used]
+            self.buffer = grown
+        self.buffer[used : used + len(vectors)] = vectors
+
+    @property
+    def matrix(self) -> np.ndarray | None:
+        """One unit vector per claim, in the order of `entries`."""
+        return None if self.buffer is None else self.buffer[: len(self.entries)]
 
     def get(self, title: str) -> ClaimEntry | None:
         """The claim with this title (case-insensitively), if any."""
