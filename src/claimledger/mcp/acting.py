@@ -25,6 +25,19 @@ PROGRESS_SECONDS = 2.0
 ProposalId = Annotated[str, Field(description="A proposal id, e.g. 20261123-1a2b3c4d.")]
 
 
+def run_budget(
+    platform: str | None, seconds: float | None, tokens: int | None
+) -> tuple[float | None, int | None]:
+    """(seconds, tokens) of a run: as given, else the budget the platform names, else the
+    default platform's 200K tokens."""
+    from claimledger.ledger import platform_budget
+
+    if seconds is not None or tokens is not None:
+        return seconds, tokens
+    named = platform_budget(platform) if platform else (None, None)
+    return named if named != (None, None) else (None, DEFAULT_TOKEN_BUDGET)
+
+
 def progress_reporter(ctx: Context, every: float = PROGRESS_SECONDS) -> Callable[[int, str], None]:
     """A trainer progress callback that sends the client MCP progress notifications (at most
     one per `every` seconds), so that a long run shows it is alive."""
@@ -104,9 +117,13 @@ class ActTools:
             int | None,
             Field(
                 ge=1000,
-                description="Training tokens per seed. Default: the proposal's platform budget, "
-                "else 200000.",
+                description="Training tokens per seed. Default: the budget the proposal's "
+                "platform names, else 200000 tokens.",
             ),
+        ] = None,
+        time_budget: Annotated[
+            float | None,
+            Field(gt=0, description="Or training seconds per seed (GPU platforms, e.g. 300)."),
         ] = None,
         seeds: Annotated[int, Field(ge=1, le=10, description="Seeds (one run each).")] = 2,
         branch: Annotated[str | None, Field(description="Research branch.")] = None,
@@ -123,17 +140,19 @@ class ActTools:
         releases this agent's lease. Takes a while (minutes per seed on a real budget)."""
         from pathlib import Path
 
-        from claimledger.ledger import platform_budget, release_lease
+        from claimledger.ledger import release_lease
         from claimledger.planner import read_proposal
         from claimledger.trainer import TrainerOptions, run_experiment
 
         if data and not Path(data).is_dir():  # else every seed would be recorded as a crash
             raise TrainerError("no such folder of text files", data)
         answered = read_proposal(self.ws, proposal) if proposal else None
-        if token_budget is None:
-            token_budget = platform_budget(answered.platform)[1] if answered else None
+        seconds, tokens = run_budget(
+            answered.platform if answered else None, time_budget, token_budget
+        )
         options = TrainerOptions(
-            token_budget=token_budget or DEFAULT_TOKEN_BUDGET,
+            time_budget=seconds,
+            token_budget=tokens,
             overrides={**(answered.set if answered else {}), **(set or {})},
             data=Path(data) if data else None,
             device=device,
