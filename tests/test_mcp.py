@@ -88,9 +88,14 @@ def test_lists_every_tool_with_a_description_and_a_typed_input_schema(tmp_path: 
     root = init_workspace(tmp_path / "ws", "--no-git")
 
     async def steps(client: ClientSession) -> Any:
-        return (await client.list_tools()).tools
+        program = await client.read_resource("claimledger://program.md")
+        prompt = await client.get_prompt("research_loop")
+        return (await client.list_tools()).tools, program.contents[0], prompt.messages[0]
 
-    tools = {tool.name: tool for tool in with_server(root, steps)}
+    listed, program, prompt = with_server(root, steps)
+    assert program.text == (root / "program.md").read_text(encoding="utf-8")
+    assert prompt.content.text.startswith(program.text) and AGENT in prompt.content.text
+    tools = {tool.name: tool for tool in listed}
     assert set(tools) == set(TOOL_NAMES)
     for tool in tools.values():
         assert tool.description and len(tool.description) > 60, tool.name

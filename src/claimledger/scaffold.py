@@ -145,12 +145,15 @@ def _make_folders(root: Path, layout: Layout, result: InitResult) -> None:
             result.created.append(folder + "/")
 
 
+def program_template() -> str:
+    """program.md as init writes it: the research loop an agent follows in a workspace."""
+    return resources.files("claimledger").joinpath("data", PROGRAM_NAME).read_text("utf-8")
+
+
 def _write_program(root: Path, result: InitResult) -> None:
-    """program.md: the research loop an agent follows in this workspace."""
     path = root / PROGRAM_NAME
     if not path.exists():
-        template = resources.files("claimledger").joinpath("data", PROGRAM_NAME)
-        write_text_atomic(path, template.read_text(encoding="utf-8"))
+        write_text_atomic(path, program_template())
         result.created.append(PROGRAM_NAME)
 
 

@@ -50,6 +50,13 @@ the report as provenance -> sync -> again. A difference smaller than the brief's
 is not a finding. Records are never edited or deleted."""
 
 
+PROGRAM_URI = "claimledger://program.md"
+PROMPT_TAIL = (
+    "Follow this program with the claimledger tools (the names in brackets), as agent "
+    "{agent}. Start with the brief tool, and keep going until you are stopped."
+)
+
+
 class Toolbox(ReadTools, ActTools, WriteTools):
     """Every tool, bound to one workspace and one agent name."""
 
@@ -74,8 +81,17 @@ def as_tool_error(method: Callable[..., Any]) -> Callable[..., Any]:
     return tool
 
 
+def program_text(ws: Workspace) -> str:
+    """The workspace's program.md, or the one `claimledger init` writes when it has none."""
+    from claimledger.scaffold import PROGRAM_NAME, program_template
+
+    path = ws.root / PROGRAM_NAME
+    return path.read_text(encoding="utf-8") if path.is_file() else program_template()
+
+
 def build_server(ws: Workspace, agent: str | None = None) -> MCPServer:
-    """An MCP server whose tools act on `ws` as `agent` (default: $CLAIMLEDGER_AGENT)."""
+    """An MCP server whose tools act on `ws` as `agent` (default: $CLAIMLEDGER_AGENT), with
+    program.md as a resource and as the `research_loop` prompt."""
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
 
@@ -86,6 +102,17 @@ def build_server(ws: Workspace, agent: str | None = None) -> MCPServer:
     for name in TOOL_NAMES:
         hints = ToolAnnotations(read_only_hint=name in READ_ONLY, destructive_hint=False)
         server.add_tool(as_tool_error(getattr(toolbox, name)), name=name, annotations=hints)
+
+    @server.resource(PROGRAM_URI, name="program.md", mime_type="text/markdown")
+    def program() -> str:
+        """The research loop this workspace's agents follow."""
+        return program_text(ws)
+
+    @server.prompt("research_loop")
+    def research_loop() -> str:
+        """Start an agent on the research loop of program.md, with these tools."""
+        return f"{program_text(ws)}\n\n{PROMPT_TAIL.format(agent=toolbox.agent)}"
+
     return server
 
 
