@@ -22,7 +22,10 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from claimledger.kb.notes import read_note
+from claimledger.ledger import active_leases, runs
 from claimledger.mcp import TOOL_NAMES
+from claimledger.planner import list_proposals
+from claimledger.workspace import Workspace
 from tests.trainer.conftest import TINY, write_corpus
 
 REPO = Path(__file__).resolve().parents[1]
@@ -393,7 +396,8 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
         # Setup step 5: no kept run yet, so the defaults (of the tiny model) first.
         first = await call(client, "brief", platform=PLATFORM)
         assert "no kept run" in first["text"]
-        baseline = dict(set=tiny, token_budget=4000, device="cpu", threads=1, data=str(corpus))
+        baseline = dict(set=tiny, token_budget=4000, seeds=1, device="cpu", threads=1)
+        baseline["data"] = str(corpus)
         progress: list[str] = []
 
         async def on_progress(done: float, total: float | None, message: str | None) -> None:
@@ -411,6 +415,10 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
     for title in titles:
         meta = read_note(root / "kb" / "optimizer" / f"{title}.md").metadata
         assert len(meta["provenance"]["runs"]) == 1 and meta["provenance"]["sources"]
+    ws = Workspace.open(root)
+    assert len(runs(ws, platform=PLATFORM)) == 3  # the baseline, then one seed per iteration
+    assert len(list_proposals(ws, status="answered")) == 2 and active_leases(ws) == []
+    assert len(list((root / "inbox").glob("*-run-report-*.md"))) == 3
     lint = subprocess.run([CLAIMLEDGER, "-C", str(root), "lint"], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout
 
