@@ -145,7 +145,9 @@ def test_knowledge_tools_write_claims_and_sources_only_where_they_belong(tmp_pat
             await fail(client, "write_claim", {**claim, "title": CLAIM.upper()}),
             await fail(client, "write_claim", reworded),
         ]
-        near = await call(client, "write_claim", title=CLAIM.replace("lowers", "reduces"), **claim)
+        near = await call(
+            client, "write_claim", title=CLAIM.replace("lowers", "reduces") + " too", **claim
+        )
         return {
             "refused": refused,
             "near": near,
