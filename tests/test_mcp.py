@@ -347,12 +347,10 @@ def _noise_floor(brief: dict[str, Any]) -> float:
 def _claim_title(diff: dict[str, list[Any]], delta: float, floor: float) -> tuple[str, str]:
     """The claim a careful agent writes from one run's change, and its confidence."""
     (param, (old, new)) = next(iter(diff.items()))
-    if abs(delta) <= floor:  # program.md: within the noise floor there is no finding
-        return f"Changing {param} from {old} to {new} barely changes val_bpb on {PLATFORM}", (
-            "speculative"
-        )
-    verb = "lowers" if delta < 0 else "raises"
-    return f"Changing {param} from {old} to {new} {verb} val_bpb on {PLATFORM}", "experimental"
+    found = abs(delta) > floor  # program.md: within the noise floor there is no finding
+    verb = ("lowers" if delta < 0 else "raises") if found else "barely changes"
+    title = f"Changing {param} from {old} to {new} {verb} val_bpb on {PLATFORM}"
+    return title, "experimental" if found else "speculative"
 
 
 async def _iteration(client: ClientSession, corpus: Path, turn: int) -> str:
