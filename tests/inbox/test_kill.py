@@ -4,7 +4,6 @@ no half-written note."""
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -91,13 +90,15 @@ def test_workers_killed_at_random_points_still_process_each_source_exactly_once(
         wait_for_progress(ws, stamps, workers)  # start-up takes a second; kill while it works
         time.sleep(rng.uniform(0.0, 0.5))
         for process in workers:
-            os.kill(process.pid, signal.SIGKILL)
+            process.send_signal(signal.SIGKILL)  # a no-op once it has exited
             process.wait()
     time.sleep(1.2)  # every lease has expired; stale temporary files are old enough to sweep
     final = subprocess.run([*WORKER, "-C", str(workspace), "worker", "--once"], timeout=120)
     assert final.returncode == 0
     assert Worker(ws).run_once().results == []
     check_exactly_once(ws)
+    retaken = [p for p in ws.inbox_dir.glob("*.md") if read_note(p).metadata["attempts"] > 1]
+    assert retaken  # some kills did land while a source was leased
 
 
 def check_exactly_once(ws: Workspace) -> None:

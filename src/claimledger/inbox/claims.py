@@ -203,12 +203,13 @@ def _review_flag(ctx: Context, flag: Any) -> dict[str, Any]:
 def _claim_body(ctx: Context, source: SourceDoc, candidate: Candidate, flag: Any) -> str:
     parts = [clean_text(candidate.body)] if candidate.body else []
     parts.append(f"Extracted from `{source.rel}` ({clean_text(source.title, 200)}).")
-    related = [t for t in candidate.related if ctx.claims.get(t) is not None]
-    if flag is not None and flag.title not in related:
-        related.insert(0, flag.title)
+    related = [flag.title] if flag is not None else []
+    for title in candidate.related:  # only claims that exist, by their exact titles
+        entry = ctx.claims.get(title)
+        if entry is not None and entry.title not in related:
+            related.append(entry.title)
     if related:
-        links = ", ".join(f"[[{ctx.claims.get(t).title}]]" for t in related)  # type: ignore[union-attr]
-        parts.append(f"Related: {links}")
+        parts.append("Related: " + ", ".join(f"[[{title}]]" for title in related))
     return "\n\n".join(p for p in parts if p)
 
 

@@ -29,7 +29,7 @@ from claimledger.kb import normalize_key, open_index
 from claimledger.workspace import Workspace
 
 EMBED_DIM = 384
-LEXICAL_DIM = 4096
+LEXICAL_DIM = 1024
 MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_LOCK = threading.Lock()
 WORD = re.compile(r"[a-z0-9][a-z0-9_.-]*")

@@ -122,7 +122,7 @@ class LLMExtractor:
     def extract(self, source: SourceDoc, context: Context) -> Extraction:
         messages = build_messages(source, context)
         answer = self._answer(messages)
-        candidates = [_candidate(c, source, context) for c in answer.claims]
+        candidates = [_candidate(c) for c in answer.claims]
         notes = f"llm {self.settings.model}: {len(candidates)} claims"
         return Extraction(candidates, notes=" ".join(f"{notes}. {answer.notes}".split())[:500])
 
@@ -196,7 +196,7 @@ def _public_meta(source: SourceDoc) -> dict[str, Any]:
     return {k: source.metadata[k] for k in keys if k in source.metadata}
 
 
-def _candidate(claim: ClaimOut, source: SourceDoc, context: Context) -> Candidate:
+def _candidate(claim: ClaimOut) -> Candidate:
     # One source is never proof on its own.
     confidence = "likely" if claim.confidence == "proven" else claim.confidence
     return Candidate(
