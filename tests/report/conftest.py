@@ -96,7 +96,7 @@ def make_workspace(root: Path) -> Workspace:
             title,
             {
                 "domain": "optimizer",
-                "description": "d",
+                "description": "A fixture of the report tests, with runs, links and a flag.",
                 "confidence": "likely",
                 "source": "the report tests",
             },
@@ -133,7 +133,7 @@ def make_workspace(root: Path) -> Workspace:
 @pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Workspace, Path, Any]:
     """The report of the fixture workspace, built once for the package's tests."""
-    root = tmp_path_factory.mktemp("report") / "ws"
+    root = tmp_path_factory.mktemp("report") / "research"
     root.mkdir()
     ws = make_workspace(root)
     out = root.parent / "site"

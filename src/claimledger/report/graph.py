@@ -74,7 +74,7 @@ def write_graph_page(out: Path, catalog: Catalog) -> None:
         '<span class="edge-challenged_by">challenged_by</span>, '
         '<span class="edge-source-of">source-of</span>.</p>'
         '<p><label>Find <input id="graph-search" type="search" placeholder="title words"></label>'
-        ' <span id="graph-status"></span></p>'
+        ' <span id="graph-status"></span></p><p id="graph-legend" class="legend"></p>'
         '<div id="graph" class="graph"></div>'
     )
     scripts = ["graph-data.js", "assets/cytoscape.min.js", "assets/graph.js"]

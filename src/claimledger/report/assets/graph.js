@@ -10,7 +10,7 @@
     var key = n.data.type === "claim" ? n.data.domain : "(" + n.data.type + ")";
     if (!(key in colours)) { colours[key] = palette[Object.keys(colours).length % palette.length]; }
     n.data.colour = colours[key];
-    n.data.size = 14 + Math.min(30, 3 * Math.sqrt(n.data.degree));
+    n.data.size = 20 + Math.min(36, 4 * Math.sqrt(n.data.degree));
   });
   var cy = cytoscape({
     container: document.getElementById("graph"),
@@ -19,7 +19,7 @@
     style: [
       { selector: "node", style: {
         "background-color": "data(colour)", "width": "data(size)", "height": "data(size)",
-        "label": "data(label)", "font-size": 7, "text-wrap": "ellipsis", "text-max-width": 140,
+        "label": "data(label)", "font-size": 13, "text-wrap": "ellipsis", "text-max-width": 220,
         "color": "#1d2330", "text-valign": "bottom", "text-margin-y": 2 } },
       { selector: "node[type != 'claim']", style: { "shape": "round-rectangle" } },
       { selector: "node[status = 'retired']", style: { "opacity": 0.45 } },
@@ -31,8 +31,18 @@
       { selector: ".faded", style: { "opacity": 0.12 } },
       { selector: ".hit", style: { "border-width": 3, "border-color": "#111" } }
     ],
-    layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: 9000,
-              idealEdgeLength: 70, numIter: 1200 }
+    layout: { name: "cose", animate: false, randomize: false, nodeRepulsion: 400000,
+              idealEdgeLength: 110, nodeOverlap: 40, componentSpacing: 80, gravity: 0.6,
+              numIter: 2000, padding: 20 }
+  });
+  var legend = document.getElementById("graph-legend");
+  Object.keys(colours).forEach(function (key) {
+    var item = document.createElement("span");
+    item.className = "legend-item";
+    item.innerHTML = '<span class="swatch"></span>';
+    item.firstChild.style.background = colours[key];
+    item.appendChild(document.createTextNode(key));
+    legend.appendChild(item);
   });
   cy.on("tap", "node", function (event) { window.location.href = event.target.data("href"); });
   var status = document.getElementById("graph-status");
