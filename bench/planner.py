@@ -2,8 +2,10 @@
 
 bench/data/planner_table.json (built by bench/build_planner_table.py) holds real val_bpb of the
 bundled trainer for every point of a small grid (muon_lr x embed_lr x batch_size x
-warmdown_frac) with several seeds, on a 200K-token budget. A simulated run of a config draws
-one of its seeds' results (each seed once, then again), so noise is real. Each strategy starts
+warmdown_frac) with three seeds, on a 200K-token budget. A simulated run of a config returns
+the table's result for one seed: as with `claimledger run`, the k-th run of every config uses
+the same seed (the k-th of an order drawn per repetition), so noise is real and runs of
+different configs pair by seed as real ones do. Each strategy starts
 from one run of the trainer defaults and proposes one config at a time through the same
 `PlanState` / `propose` code that `claimledger plan` uses; the noise floor it sees is
 estimated from its own repeated runs, as in a workspace.
@@ -48,46 +50,54 @@ TARGET_RANK = 4  # the target is the 4th best true mean of the grid
 
 
 class Table:
-    """The cached results: true means, and seeded draws of single runs."""
+    """The cached results: each point's val_bpb by seed, and its true mean."""
 
     def __init__(self, path: Path) -> None:
         data = json.loads(path.read_text())
         self.space: dict[str, list[Any]] = data["space"]
         self.defaults = trainer_defaults()
-        self.results: dict[str, list[float]] = {}
+        self.results: dict[str, dict[int, float]] = {}
         for point in data["points"].values():
-            values = [r["val_bpb"] for r in point["runs"] if r["val_bpb"] is not None]
-            if values:
-                self.results[self.key(point["config"])] = values
-        self.means = {k: statistics.fmean(v) for k, v in self.results.items()}
+            by_seed = {r["seed"]: r["val_bpb"] for r in point["runs"] if r["val_bpb"] is not None}
+            if by_seed:
+                self.results[self.key(point["config"])] = by_seed
+        self.seeds = sorted({seed for by_seed in self.results.values() for seed in by_seed})
+        self.means = {k: statistics.fmean(v.values()) for k, v in self.results.items()}
         self.target = sorted(self.means.values())[TARGET_RANK - 1]
         self.default_key = self.key(self.defaults)
 
     def key(self, config: dict[str, Any]) -> str:
         return identity({k: config[k] for k in self.space})
 
-    def config(self, point: dict[str, Any]) -> dict[str, Any]:
-        return {**self.defaults, **point}
+    def seed_spread(self) -> float:
+        """Pooled seed-to-seed standard deviation of val_bpb over the points."""
+        squares = dof = 0.0
+        for by_seed in self.results.values():
+            mean = statistics.fmean(by_seed.values())
+            squares += sum((v - mean) ** 2 for v in by_seed.values())
+            dof += len(by_seed) - 1
+        return (squares / dof) ** 0.5 if dof else 0.0
 
 
 class Simulation:
-    """One repetition: seed order per config, the runs so far."""
+    """One repetition: the runs so far, and the order in which seeds are used.
+
+    As with `claimledger run`, the k-th run of any config uses the same seed (here the k-th of
+    a seed order drawn per repetition), so runs of different configs pair by seed as real
+    ones do."""
 
     def __init__(self, table: Table, rng: random.Random) -> None:
-        self.table, self.rng = table, rng
-        self.order: dict[str, list[float]] = {}
+        self.table = table
+        self.seed_order = rng.sample(table.seeds, k=len(table.seeds))
         self.trials: list[Observation] = []
 
     def run(self, config: dict[str, Any]) -> None:
         key = self.table.key(config)
-        queue = self.order.get(key)
-        if not queue:
-            queue = self.order[key] = self.rng.sample(
-                self.table.results[key], k=len(self.table.results[key])
-            )
-        value = queue.pop(0)
-        seed = len([t for t in self.trials if self.table.key(t.config) == key])
-        self.trials.append(Observation(f"r{len(self.trials)}", dict(config), seed, value))
+        done = sum(self.table.key(t.config) == key for t in self.trials)
+        by_seed = self.table.results[key]
+        order = [s for s in self.seed_order if s in by_seed]
+        seed = order[done % len(order)]
+        self.trials.append(Observation(f"r{len(self.trials)}", dict(config), seed, by_seed[seed]))
 
     def reached(self) -> bool:
         best = incumbent(self.trials, self.table.defaults)
@@ -158,6 +168,7 @@ def main() -> int:
     }
     print(f"points: {len(table.results)}")
     print(f"runs_per_point: {statistics.fmean(len(v) for v in table.results.values()):.1f}")
+    print(f"seed_spread_val_bpb: {table.seed_spread():.4f}")
     print(f"target_val_bpb: {table.target:.4f}")
     print(f"default_val_bpb: {table.means[table.default_key]:.4f}")
     print(f"best_val_bpb: {min(table.means.values()):.4f}")

@@ -138,7 +138,7 @@ class TPESearch:
             for key, values in state.space.items()
         }
         sampler = optuna.samplers.TPESampler(
-            seed=self.seed + len(state.trials), n_startup_trials=self.startup
+            seed=self.seed * 10_007 + len(state.trials), n_startup_trials=self.startup
         )
         study = optuna.create_study(sampler=sampler)
         for trial in state.trials:
