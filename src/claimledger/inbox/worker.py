@@ -16,7 +16,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from claimledger.kb.notes import read_note
 from claimledger.workspace import Workspace
 
 log = logging.getLogger("claimledger.inbox")
+Job = tuple[lifecycle.Lease, SourceDoc]
 TEMP_SUFFIX = ".tmp"
 
 
@@ -127,46 +128,60 @@ class Worker:
         max_sources: int | None = None,
         on_result: Callable[[SourceResult, int], None] | None = None,
     ) -> WorkerSummary:
-        """One pass: process up to `max_sources` waiting sources, oldest first."""
+        """One pass: process up to `max_sources` waiting sources, oldest first.
+
+        Up to the extractor's `concurrency` sources are extracted at once in threads; each
+        result is written as soon as it arrives, while the others are still in flight."""
         start = time.perf_counter()
         sweep_temp_files(self.ws, self.settings.lease_seconds)
         summary = WorkerSummary(self.owner)
         waiting = waiting_sources(self.ws)
         limit = len(waiting) if max_sources is None else max_sources
-        batch_size = self.extractor(self.settings.extractor).concurrency
-        while waiting and len(summary.results) < limit:
-            room = min(batch_size, limit - len(summary.results))
-            leases, waiting = self._take(waiting, room)
-            for result in self._process(leases):
-                summary.results.append(result)
-                log.info("%s: %s %s", result.path, result.status, _detail(result))
-                if on_result:
-                    on_result(result, limit)
+        width = self.extractor(self.settings.extractor).concurrency
+        in_flight: dict[Future[Any], Job] = {}
+        taken = 0
+
+        def record(result: SourceResult) -> None:
+            summary.results.append(result)
+            log.info("%s: %s %s", result.path, result.status, _detail(result))
+            if on_result:
+                on_result(result, limit)
+
+        with ThreadPoolExecutor(max_workers=width) as pool:
+            while True:
+                while waiting and taken < limit and len(in_flight) < width:
+                    lease = lifecycle.take(self.ws, waiting.pop(0), self.owner, self.settings)
+                    taken += lease is not None
+                    job = self._start(lease, pool, record) if lease else None
+                    if job is not None:
+                        in_flight[job[0]] = job[1]
+                if not in_flight:
+                    break
+                done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: str(in_flight[f][0].path)):
+                    record(self._finish(in_flight.pop(future), future.result()))
         summary.seconds = time.perf_counter() - start
         return summary
 
-    def _take(self, waiting: list[Path], room: int) -> tuple[list[lifecycle.Lease], list[Path]]:
-        leases: list[lifecycle.Lease] = []
-        while waiting and len(leases) < room:
-            path, waiting = waiting[0], waiting[1:]
-            lease = lifecycle.take(self.ws, path, self.owner, self.settings)
-            if lease is not None:
-                leases.append(lease)
-        return leases, waiting
-
-    def _process(self, leases: list[lifecycle.Lease]) -> list[SourceResult]:
-        """Extract the leased sources (concurrently when there are several), then write."""
-        jobs = [(lease, self._load(lease)) for lease in leases if not lease.given_up]
-        if jobs:
+    def _start(
+        self,
+        lease: lifecycle.Lease,
+        pool: ThreadPoolExecutor,
+        record: Callable[[SourceResult], None],
+    ) -> tuple[Future[Any], Job] | None:
+        """Submit a leased source for extraction; record it at once if there is nothing to do."""
+        if lease.given_up:
+            record(self._given_up(lease))
+            return None
+        try:
+            source = self._load(lease)
             self.context()  # built once, before any thread needs it
-        given_up = [self._given_up(lease) for lease in leases if lease.given_up]
-        if len(jobs) > 1:
-            with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-                extracted = list(pool.map(lambda job: self._extract(*job), jobs))
-        else:
-            extracted = [self._extract(*job) for job in jobs]
-        results = [self._finish(job, outcome) for job, outcome in zip(jobs, extracted, strict=True)]
-        return given_up + results
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            status = lifecycle.fail(self.ws, lease, error, self.settings)
+            record(SourceResult(self.ws.relative(lease.path), status, "", error=error))
+            return None
+        return pool.submit(self._extract, lease, source), (lease, source)
 
     def _load(self, lease: lifecycle.Lease) -> SourceDoc:
         note = read_note(lease.path)
@@ -181,9 +196,7 @@ class Worker:
         except Exception as exc:  # any extractor failure is this source's problem only
             return name, exc
 
-    def _finish(
-        self, job: tuple[lifecycle.Lease, SourceDoc], extracted: tuple[str, Any]
-    ) -> SourceResult:
+    def _finish(self, job: Job, extracted: tuple[str, Any]) -> SourceResult:
         (lease, source), (name, extraction) = job, extracted
         started = time.perf_counter()
         result = SourceResult(source.rel, "unprocessed", name)
