@@ -8,6 +8,9 @@ Public API:
     build_graph, summarize, export_graph     -- the networkx graph
     lint, Finding                            -- problems in the vault
     new_claim, check_title, title_problem    -- safe titles and new claims
+    review_queue, ReviewItem, accept, reject, retire, merge, rename_note
+                                             -- human review; renames keep links valid
+    obsidian_check                           -- lint check: what Obsidian cannot read
 """
 
 from claimledger.kb.graph import build_graph, export_graph, neighbourhood, summarize
@@ -15,7 +18,10 @@ from claimledger.kb.index import IndexStats, open_index, update_index
 from claimledger.kb.links import Link, normalize_key, scan_body
 from claimledger.kb.lint import Finding, lint
 from claimledger.kb.notes import Note, parse_text, read_note, write_note
+from claimledger.kb.obsidian import obsidian_check
 from claimledger.kb.queries import find_note, search_notes, show_note
+from claimledger.kb.rename import rename_note
+from claimledger.kb.review import ReviewItem, accept, merge, reject, retire, review_queue
 from claimledger.kb.titles import check_title, new_claim, title_problem
 
 __all__ = [
@@ -23,17 +29,25 @@ __all__ = [
     "IndexStats",
     "Link",
     "Note",
+    "ReviewItem",
+    "accept",
     "build_graph",
     "check_title",
     "export_graph",
     "find_note",
     "lint",
+    "merge",
     "neighbourhood",
     "new_claim",
     "normalize_key",
+    "obsidian_check",
     "open_index",
     "parse_text",
     "read_note",
+    "reject",
+    "rename_note",
+    "retire",
+    "review_queue",
     "scan_body",
     "search_notes",
     "show_note",
