@@ -91,3 +91,12 @@ def test_a_vault_above_the_threshold_is_written_by_worker_processes(tmp_path: Pa
     assert len(list((out / "notes").glob("*.html"))) == 450
     page = (out / "notes" / page_name("kb/optimizer/Claim number 7.md")).read_text()
     assert page_name("kb/optimizer/Claim number 3.md") in page and "Backlinks (2)" in page
+
+
+def test_a_rebuild_drops_the_pages_of_notes_that_are_gone(tmp_path: Path) -> None:
+    root = small_vault(tmp_path / "ws", {"A": "see [[B]]", "B": ""})
+    build_report(Workspace.open(root), tmp_path / "site")
+    (root / "kb" / "optimizer" / "B.md").rename(root / "kb" / "optimizer" / "C.md")
+    build_report(Workspace.open(root), tmp_path / "site")
+    names = {p.name for p in (tmp_path / "site" / "notes").iterdir()}
+    assert names == {page_name("kb/optimizer/A.md"), page_name("kb/optimizer/C.md")}

@@ -197,10 +197,18 @@ def build_report(ws: Workspace, out_dir: Path | str, workers: int | None = None)
         if pool is not None:
             pool.shutdown()
         _SHARED_PAGES.clear()
+    remove_stale(out / "notes", {Path(page.href).name for page in catalog.pages})
     result.notes = len(catalog.pages)
     result.pages += len(catalog.pages)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def remove_stale(folder: Path, current: set[str]) -> None:
+    """Delete the pages of notes that no longer exist (renamed, merged) from an earlier build."""
+    for path in folder.glob("*.html"):
+        if path.name not in current:
+            path.unlink(missing_ok=True)
 
 
 def _pool(notes: int, workers: int | None) -> Executor | None:
