@@ -105,7 +105,7 @@ def _candidate(
         title=title,
         domain=domain,
         description=description,
-        body=f"> {sentence}\n\nStated in {source.attribution}.",
+        body=f"> {sentence}",
         related=related[:3],
         evidence=sentence,
     )
