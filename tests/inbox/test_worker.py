@@ -194,3 +194,15 @@ def test_temporary_files_of_killed_writers_are_swept_when_stale(ws: Workspace) -
     time.sleep(0.05)
     Worker(ws, Settings.from_workspace(ws, lease_seconds=0.01)).run_once()
     assert not stale.exists()
+
+
+def test_a_source_with_broken_yaml_is_skipped_with_the_reason_and_left_alone(
+    ws: Workspace,
+) -> None:
+    broken = ws.inbox_dir / "2026-11-24-broken.md"
+    text = "---\ntype: source\ntitle: [unclosed\nstatus: unprocessed\n---\nBody.\n"
+    broken.write_text(text)
+    summary = Worker(ws).run_once()
+    assert summary.skipped["inbox/2026-11-24-broken.md"].startswith("broken YAML")
+    assert summary.counts()["processed"] == 4
+    assert broken.read_text() == text

@@ -177,6 +177,8 @@ def _report(summary: Any, as_json: bool) -> None:
         f"{counts['claims']} claims, {counts['enrichments']} enrichments, "
         f"{counts['flagged']} flagged ({summary.seconds:.2f} s)"
     )
+    for path, reason in summary.skipped.items():
+        click.echo(f"skipped {path}: {reason}", err=True)
 
 
 COMMANDS = [inbox, worker]

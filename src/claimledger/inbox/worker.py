@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claimledger.errors import ClaimledgerError
 from claimledger.inbox import lifecycle
 from claimledger.inbox.claims import apply_extraction
 from claimledger.inbox.dedup import ClaimIndex, make_backend
@@ -63,6 +64,7 @@ class WorkerSummary:
 
     owner: str
     results: list[SourceResult] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be edited
     seconds: float = 0.0
 
     def counts(self) -> dict[str, int]:
@@ -80,7 +82,13 @@ class WorkerSummary:
 
     def to_dict(self) -> dict[str, Any]:
         results = [r.__dict__ for r in self.results]
-        return {"owner": self.owner, **self.counts(), "seconds": self.seconds, "results": results}
+        return {
+            "owner": self.owner,
+            **self.counts(),
+            "seconds": self.seconds,
+            "results": results,
+            "skipped": self.skipped,
+        }
 
 
 def default_owner() -> str:
@@ -135,7 +143,9 @@ class Worker:
         start = time.perf_counter()
         sweep_temp_files(self.ws, self.settings.lease_seconds)
         summary = WorkerSummary(self.owner)
-        waiting = waiting_sources(self.ws)
+        waiting = waiting_sources(self.ws, summary.skipped)
+        for rel, reason in summary.skipped.items():
+            log.warning("%s: skipped: %s", rel, reason)
         limit = len(waiting) if max_sources is None else max_sources
         width = self.extractor(self.settings.extractor).concurrency
         in_flight: dict[Future[Any], Job] = {}
@@ -246,16 +256,24 @@ def _detail(result: SourceResult) -> str:
     )
 
 
-def waiting_sources(ws: Workspace) -> list[Path]:
-    """Sources a worker may take now: unprocessed, or processing under an expired lease."""
+def waiting_sources(ws: Workspace, skipped: dict[str, str] | None = None) -> list[Path]:
+    """Sources a worker may take now: unprocessed, or processing under an expired lease.
+
+    Sources it cannot safely edit (not UTF-8, broken YAML) go into `skipped` with the reason:
+    rewriting fields of a note whose YAML does not parse could lose what a human wrote."""
     now = lifecycle.utcnow()
     waiting = []
     for path in source_paths(ws):
         try:
             note = read_note(path)
-        except Exception:  # unreadable sources are lint's business, not the worker's
+        except ClaimledgerError as exc:
+            if skipped is not None:
+                skipped[ws.relative(path)] = exc.problem
             continue
-        if not note.problems and lifecycle.is_open(note.metadata, now):
+        if note.problems:
+            if skipped is not None:
+                skipped[ws.relative(path)] = note.problems[0].message
+        elif lifecycle.is_open(note.metadata, now):
             waiting.append(path)
     return waiting
 
