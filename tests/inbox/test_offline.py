@@ -38,3 +38,9 @@ def test_assertive_specific_sentences_score_and_hedged_ones_do_not() -> None:
     specific = score_sentence("Muon lowers val_bpb by 0.01 compared with AdamW at width 64.")
     vague = score_sentence("Muon lowers val_bpb compared with AdamW in small models.")
     assert specific > vague > 0
+
+
+def test_labels_are_stripped_and_repeated_sentences_count_once() -> None:
+    body = "Summary: Muon beats AdamW by 3 percent at width 64.\n\nMuon beats AdamW by 3 percent at width 64.\n"
+    assert split_sentences(body) == ["Muon beats AdamW by 3 percent at width 64."]
+    assert score_sentence("For details on the 3 runs you can read the longer report.") == 0

@@ -31,9 +31,12 @@ ASSERTIVE = re.compile(
     r"optimal|dominates?|requires?|needs?|grows?|shrinks?|converges?|diverges?)\b",
     re.I,
 )
+# Hedged, or addressed to the reader: not a claim about the world.
 HEDGES = re.compile(
-    r"\b(?:may|might|could|perhaps|possibly|maybe|unclear|unknown|we think)\b", re.I
+    r"\b(?:may|might|could|perhaps|possibly|maybe|unclear|unknown|we think|you|your)\b", re.I
 )
+# "Summary: ...", "Key result: ..." -- a label in front of the statement, not part of it.
+LABEL = re.compile(r"^[A-Z][\w -]{0,30}:\s+(?=\S)")
 WEAK_START = re.compile(
     r"^(?:it|this|that|these|those|they|he|she|we|i|you|there|here|but|and|or|so|also)\b", re.I
 )
@@ -62,11 +65,14 @@ def split_sentences(body: str) -> list[str]:
     """The prose sentences of a markdown body: paragraphs and list items split into
     sentences, with headings, code, emphasis and link syntax removed."""
     text = LINK.sub(lambda m: m.group(1) or m.group(2), CODE_BLOCK.sub("\n\n", body))
-    sentences = []
+    sentences: dict[str, None] = {}  # ordered, and a repeated sentence counts once
     for block in BLOCK_BREAK.split(text):
         flat = " ".join(MARKDOWN_NOISE.sub(" ", block).split())
-        sentences.extend(s.strip() for s in SENTENCE_END.split(flat) if s.strip())
-    return sentences
+        for sentence in SENTENCE_END.split(flat):
+            sentence = LABEL.sub("", sentence.strip())
+            if sentence:
+                sentences.setdefault(sentence)
+    return list(sentences)
 
 
 def score_sentence(sentence: str) -> float:
