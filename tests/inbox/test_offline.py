@@ -41,6 +41,7 @@ def test_assertive_specific_sentences_score_and_hedged_ones_do_not() -> None:
 
 
 def test_labels_are_stripped_and_repeated_sentences_count_once() -> None:
-    body = "Summary: Muon beats AdamW by 3 percent at width 64.\n\nMuon beats AdamW by 3 percent at width 64.\n"
-    assert split_sentences(body) == ["Muon beats AdamW by 3 percent at width 64."]
+    sentence = "Muon beats AdamW by 3 percent at width 64."
+    body = f"Summary: {sentence}\n\n{sentence}\n"
+    assert split_sentences(body) == [sentence]
     assert score_sentence("For details on the 3 runs you can read the longer report.") == 0
