@@ -43,10 +43,6 @@ class ClaimEffect:
     status: str
     depends_on: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def link(self) -> str:
-        return f"[[{self.title}]]"
-
     def predicts(self, param: str, old: Any, new: Any) -> float | None:
         """The delta this claim predicts for a move (its reverse counts, negated), else None."""
         if param != self.param:

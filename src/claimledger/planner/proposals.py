@@ -85,11 +85,6 @@ def proposal_id(platform: str, config_diff: Mapping[str, Sequence[Any]], day: dt
     return f"{day.strftime('%Y%m%d')}-{digest[:8]}"
 
 
-def experiment_key(platform: str, config_diff: Mapping[str, Sequence[Any]]) -> str:
-    """What makes two proposals the same experiment, whatever day they were written."""
-    return proposal_id(platform, config_diff, dt.date(2000, 1, 1)).split("-", 1)[1]
-
-
 def _from_note(path: Path) -> Proposal:
     note = read_note(path)
     meta = json_safe(note.metadata)
