@@ -99,19 +99,27 @@ def main() -> int:
     parser.add_argument("--cache-dir", type=Path, default=REPO / ".claimledger")
     args = parser.parse_args()
     table = load(args.out, args.tokens)
-    start = time.time()
+    start, ran = time.time(), 0
     for seed in range(args.seeds):  # seed-major: a partial table covers every point once
         for config in grid():
             runs = table["points"].setdefault(point_key(config), {"config": config, "runs": []})
             if any(run["seed"] == seed for run in runs["runs"]):
                 continue
             runs["runs"].append(train_once(config, seed, args.tokens, args.cache_dir))
+            ran += 1
             save(args.out, table)
             done = sum(len(p["runs"]) for p in table["points"].values())
             print(f"{done} runs, {time.time() - start:.0f} s: {point_key(config)} seed {seed}")
-    table["built_seconds"] = round(time.time() - start, 1)
-    save(args.out, table)
-    print(json.dumps({"points": len(table["points"]), "seconds": table["built_seconds"]}))
+    # A resumed build adds its time; a complete table is left as it is.
+    spent = round(time.time() - start, 1)
+    if ran:
+        table["built_seconds"] = round(table.get("built_seconds", 0) + spent, 1)
+        save(args.out, table)
+    runs = sum(len(p["runs"]) for p in table["points"].values())
+    print(f"points: {len(table['points'])}")
+    print(f"runs: {runs}")
+    print(f"built_seconds: {table.get('built_seconds')}")
+    print(json.dumps({"points": len(table["points"]), "runs": runs, "seconds": spent}))
     return 0
 
 
