@@ -6,7 +6,7 @@ one CPU thread so that every result is bit-for-bit reproducible. The table is st
 project (bench/data/planner_table.json) and written after every run, so an interrupted build
 resumes where it stopped.
 
-    nice -n 19 .venv/bin/python bench/build_planner_table.py            # ~30 min of CPU
+    nice -n 19 .venv/bin/python bench/build_planner_table.py    # 108 runs, ~40 min on 2 cores
     .venv/bin/python bench/build_planner_table.py --tokens 20000 --seeds 1 --out /tmp/t.json
 
 Each run calls the trainer's own `main()` in this process (the same code path as
