@@ -1,11 +1,11 @@
-"""Smoke test of bench/inbox.py's model-free measurements on small inputs."""
+"""Smoke test of bench/extraction.py's model-free measurements on small inputs."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "inbox.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "extraction.py"
 
 
 def load_bench():

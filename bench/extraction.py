@@ -7,7 +7,7 @@
 - the llm extractor against a local OpenAI-compatible server with a fixed latency, with
   concurrency 1 and 8 (throughput should approach concurrency / latency).
 
-    .venv/bin/python bench/inbox.py [--sources 1000] [--embedding-sources 300]
+    .venv/bin/python bench/extraction.py [--sources 1000] [--embedding-sources 300]
 
 Prints `name: value` lines, then one JSON line. Works in a temporary folder outside the repo.
 """
