@@ -161,14 +161,22 @@ def _proposals_content(proposals: list[dict[str, Any]]) -> str:
             if (link := parse_link_text(str(t).strip("[]")))
             and (key := (link.key, link.folder_path)) in links
         )
-        diff = ", ".join(f"{k}: {v}" for k, v in (fields.get("config_diff") or {}).items())
+        diff = ", ".join(f"{k} {_change(v)}" for k, v in (fields.get("config_diff") or {}).items())
+        expected = fields.get("expected") or {}
         parts.append(
             f'<section class="proposal" id="{escape(fields.get("id"))}">'
             f"<h2>{escape(fields.get('id'))}</h2>"
             f"<p>{escape(fields.get('platform'))} · {escape(fields.get('why'))} · "
             f"{escape(fields.get('strategy'))} · change {escape(diff)} · expected "
-            f"{escape(fields.get('expected'))}</p>"
+            f"{escape(expected.get('metric', 'val_bpb'))} {escape(expected.get('delta', '?'))}</p>"
             f"{f'<p>tests:</p><ul>{tests}</ul>' if tests else ''}"
             f'<div class="body">{render_markdown(item["body"], links)}</div></section>'
         )
     return "\n".join(parts)
+
+
+def _change(value: Any) -> str:
+    """A config_diff entry [old, new] as `old → new`."""
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0]} → {value[1]}"
+    return str(value)
