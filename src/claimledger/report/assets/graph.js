@@ -21,7 +21,7 @@
         "background-color": "data(colour)", "width": "data(size)", "height": "data(size)",
         "label": "data(label)", "font-size": 13, "text-wrap": "ellipsis", "text-max-width": 220,
         "color": "#1d2330", "text-valign": "bottom", "text-margin-y": 2,
-        "min-zoomed-font-size": 7 } },
+        "min-zoomed-font-size": 5 } },
       { selector: "node[type != 'claim']", style: { "shape": "round-rectangle" } },
       { selector: "node[status = 'retired']", style: { "opacity": 0.45 } },
       { selector: "edge", style: { "width": 1, "line-color": "#cbd5e1", "curve-style": "bezier",
