@@ -42,6 +42,7 @@ def draw_plot(ws: Workspace, path: str, platform: str, branch: str | None) -> st
 
 
 def plot_name(platform: str, branch: str | None) -> str:
+    """The site-relative PNG path of a platform's (or one branch's) progress plot."""
     return "plots/" + page_name(f"{platform}/{branch or 'all'}")[: -len(".html")] + ".png"
 
 

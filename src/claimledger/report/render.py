@@ -56,6 +56,7 @@ def render_markdown(text: str, links: LinkMap) -> str:
 
 
 def escape(value: Any) -> str:
+    """HTML-escaped text of any value (None is empty)."""
     return html.escape("" if value is None else str(value))
 
 
