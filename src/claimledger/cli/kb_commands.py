@@ -88,14 +88,15 @@ def index(state: Any, rebuild: bool, as_json: bool) -> None:
 
 
 def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
-    """kb lint plus the provenance check against what the ledger knows."""
+    """kb lint plus the provenance check against the ledger and the Obsidian check."""
     from claimledger import ledger
     from claimledger.kb import lint as run_lint
     from claimledger.kb.lint import provenance_check
+    from claimledger.kb.obsidian import obsidian_check
 
     runs = ledger.known_record_ids(ws)
     branches = ledger.known_branches(ws) if runs else None
-    return run_lint(ws, conn, [provenance_check(runs or None, branches)])
+    return run_lint(ws, conn, [provenance_check(runs or None, branches), obsidian_check])
 
 
 @click.command()
@@ -107,8 +108,8 @@ def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
 
     Checks: broken YAML (with its line), schema violations and missing fields (against
     schemas/), dangling and ambiguous [[links]], duplicate titles, title/file-name mismatches,
-    unknown domains, depends_on cycles, and provenance: runs and branches the ledger does not
-    know (once it has records), source files that do not exist.
+    unknown domains, depends_on cycles, provenance (runs and branches the ledger does not know,
+    once it has records) and what Obsidian cannot read well (file names, property types).
 
     \b
     Examples:

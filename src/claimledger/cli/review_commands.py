@@ -28,7 +28,7 @@ def review(ctx: click.Context, no_lint: bool, as_json: bool) -> None:
     \b
     Examples:
       claimledger review
-      claimledger review accept "Halving the batch to 16 sequences lowers val_bpb ..."
+      claimledger review accept "Halving the batch to 8 sequences lowers val_bpb ..."
       claimledger review merge "Duplicate title" "The claim it duplicates"
       claimledger review retire "Old claim" --reason "contradicted by runs 3f2a..."
     """

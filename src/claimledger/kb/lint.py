@@ -20,7 +20,7 @@ from claimledger.kb.index import stored_problems
 from claimledger.kb.resolve import Resolution, Resolver, resolve_links
 from claimledger.workspace import Workspace
 
-WARNINGS = frozenset({"title-mismatch", "ambiguous-link"})
+WARNINGS = frozenset({"title-mismatch", "ambiguous-link", "obsidian"})
 
 
 @dataclass(frozen=True, order=True)
