@@ -7,6 +7,7 @@ takes and returns plain data only.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class AnalyzedNote:
     mtime_ns: int
     sha256: str
     fields: dict[str, Any] = field(default_factory=dict)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata_json: str = "{}"  # serialised in the worker, so the writer only inserts
     keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
     # (edge kind, target, key, folder, heading, block, alias, embed, line): the links table
     link_rows: list[tuple[Any, ...]] = field(default_factory=list)
@@ -72,7 +73,7 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
     stem = Path(result.path).stem
     note_type = metadata.get("type") if isinstance(metadata.get("type"), str) else None
     title = _text_field(metadata, "title") or stem
-    result.metadata = metadata
+    result.metadata_json = json.dumps(metadata, ensure_ascii=False, default=str)
     result.fields = {
         "type": note_type,
         "stem": stem,
