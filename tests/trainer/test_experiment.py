@@ -71,6 +71,9 @@ def test_run_records_each_seed_and_writes_a_run_report(git_workspace: Path, corp
     best = min(first["runs"], key=lambda r: r["val_bpb"])
     assert meta["baseline"]["run"] == best["record_id"]
     assert "embed_lr 0.03 -> 0.01" in meta["title"]
+    # Seed 0 against the baseline config's seed 0, not against the better of its two seeds.
+    paired = next(r["val_bpb"] for r in first["runs"] if r["seed"] == 0)
+    assert second["status"] == ("keep" if second["runs"][0]["val_bpb"] < paired else "discard")
     assert verify(ws) == []
 
 

@@ -5,7 +5,8 @@ down), then writes one ledger `run` record per seed and a run report into inbox/
 `claimledger.inbox.add_source`. Every record names its platform (device and budget), the
 workspace's git commit, the full config and its diff against the baseline: the branch's best
 run on that platform, or the trainer defaults when the branch has none there yet. The runs keep
-the branch's new best (`keep`) when their mean val_bpb beats the baseline, else `discard`; a
+the branch's new best (`keep`) when their mean val_bpb beats the baseline config's mean over
+the same seeds (or its best run, when it never ran them), else `discard`; a
 seed that crashed is a `crash` with its reason.
 """
 
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id
+from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id, runs
 from claimledger.ledger.records import utc_now
 from claimledger.trainer.params import trainer_defaults
 from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
@@ -180,7 +181,8 @@ def run_experiment(
     tests = read_proposal(ws, proposal).tests if proposal else []
     branch = branch or workspace_branch(ws)
     agent = agent or default_agent()
-    trained = _train_seeds(ws, options, _seed_list(options, seeds), progress)
+    seed_list = _seed_list(options, seeds)
+    trained = _train_seeds(ws, options, seed_list, progress)
     summaries = [r.summary for _, r, _, _ in trained]
     platform = experiment_platform(options, next((s for s in summaries if s.get("device")), {}))
     best = best_run(ws, platform, branch)
@@ -192,7 +194,7 @@ def run_experiment(
         commit=workspace_commit(ws),
         config_diff=diff_configs(base_config, _config(options, summaries[0])),
         baseline=baseline,
-        status=_status([r for _, r, _, _ in trained], baseline),
+        status=_status([r for _, r, _, _ in trained], _reference(ws, best, seed_list)),
         parent_commit=best["commit"] if best else None,
         proposal=proposal,
     )
@@ -206,13 +208,28 @@ def run_experiment(
     return experiment
 
 
-def _status(results: list[TrainerResult], baseline: dict[str, Any] | None) -> str:
-    """keep when the mean val_bpb of the finished seeds beats the baseline (or there is none)."""
+def _reference(ws: Workspace, best: dict[str, Any] | None, seeds: list[int]) -> float | None:
+    """What the new runs must beat: the best config's mean over the same seeds where it ran
+    them, else its best run (a mean is only fairly compared with a mean)."""
+    if best is None:
+        return None
+    same = [
+        run["metrics"]["val_bpb"]
+        for run in runs(ws, best["platform"], best["branch"])
+        if run.get("config") == best.get("config")
+        and run.get("seed") in seeds
+        and "val_bpb" in run["metrics"]
+    ]
+    return sum(same) / len(same) if same else best["metrics"]["val_bpb"]
+
+
+def _status(results: list[TrainerResult], reference: float | None) -> str:
+    """keep when the mean val_bpb of the finished seeds beats the reference (or there is none)."""
     values = [r.val_bpb for r in results if r.val_bpb is not None]
     if not values:
         return "crash"
     mean = sum(values) / len(values)
-    return "keep" if baseline is None or mean < baseline["val_bpb"] else "discard"
+    return "keep" if reference is None or mean < reference else "discard"
 
 
 def _record(
