@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from claimledger.kb.notes import json_safe, read_note
-from claimledger.ledger import add_run
 from claimledger.planner.claims import effect_claims
 from claimledger.planner.evidence import (
     DEFAULT_NOISE_FLOOR,
@@ -21,10 +20,9 @@ from claimledger.planner.evidence import (
 )
 from claimledger.planner.updates import apply_changes, plan_changes
 from claimledger.schemas import validation_errors
-from claimledger.trainer import trainer_defaults
 from claimledger.workspace import Workspace
+from tests.planner.conftest import PLATFORM, add_seed_run
 
-PLATFORM = "cpu-2core-tok200K"
 BATCH = (
     "Halving the batch to 8 sequences lowers val_bpb in a short CPU run because the critical "
     "batch size starts small"
@@ -39,18 +37,7 @@ DAY = dt.date(2026, 11, 23)
 
 
 def record(ws: Workspace, rng: random.Random, seed: int, base: float, **changes: Any) -> None:
-    config = {**trainer_defaults(), **changes}
-    add_run(
-        ws,
-        branch="main",
-        commit="c0",
-        platform=PLATFORM,
-        status="discard",
-        metrics={"val_bpb": base + rng.gauss(0, 0.01)},
-        config=config,
-        config_diff={},
-        seed=seed,
-    )
+    add_seed_run(ws, seed, base + rng.gauss(0, 0.01), "discard", **changes)
 
 
 @pytest.fixture

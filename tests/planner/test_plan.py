@@ -6,37 +6,21 @@ import datetime as dt
 import random
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from claimledger.cli import main
 from claimledger.kb.notes import json_safe, read_note
-from claimledger.ledger import add_run, take_lease
+from claimledger.ledger import take_lease
 from claimledger.planner import build_brief, list_proposals, mark_answered, plan, render_brief
 from claimledger.planner.evidence import identity
 from claimledger.planner.plan import plan_state, proposal_config
 from claimledger.schemas import validation_errors
-from claimledger.trainer import trainer_defaults
 from claimledger.workspace import Workspace
+from tests.planner.conftest import PLATFORM, add_seed_run
 
-PLATFORM = "cpu-2core-tok200K"
 DAY = dt.date(2026, 11, 23)
-
-
-def record(ws: Workspace, seed: int, bpb: float, **changes: Any) -> None:
-    add_run(
-        ws,
-        branch="main",
-        commit="c0",
-        platform=PLATFORM,
-        status="keep",
-        metrics={"val_bpb": bpb},
-        config={**trainer_defaults(), **changes},
-        config_diff={},
-        seed=seed,
-    )
 
 
 @pytest.fixture
@@ -44,7 +28,7 @@ def ws(workspace: Path) -> Workspace:
     ws = Workspace.open(workspace)
     rng = random.Random(3)
     for seed in range(2):
-        record(ws, seed, 3.40 + rng.gauss(0, 0.01))
+        add_seed_run(ws, seed, 3.40 + rng.gauss(0, 0.01))
     return ws
 
 
@@ -78,7 +62,7 @@ def test_answered_and_leased_configs_are_never_proposed_again(ws: Workspace) -> 
 
 def test_a_config_run_with_two_seeds_is_answered(ws: Workspace) -> None:
     for seed in range(2):
-        record(ws, seed, 3.30, batch_size=8)
+        add_seed_run(ws, seed, 3.30, batch_size=8)
     proposals = plan(ws, PLATFORM, k=5, today=DAY)
     assert all(p.set != {"batch_size": 8} for p in proposals)
     # batch 8 is now the incumbent: proposals move from it and keep it in `set`
