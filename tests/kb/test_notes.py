@@ -9,7 +9,14 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from claimledger.kb.notes import parse_text, read_note, render_note, write_note
+from claimledger.kb.notes import (
+    BaseSafeLoader,
+    PlainSafeLoader,
+    parse_text,
+    read_note,
+    render_note,
+    write_note,
+)
 
 NOTE = """---
 type: claim
@@ -61,6 +68,12 @@ def test_broken_yaml_is_reported_with_its_line_and_fields_still_read() -> None:
     assert note.problems[0].line in (4, 5)
     assert note.metadata["type"] == "claim"
     assert note.body == "body [[x]]\n"
+
+
+def test_bad_tagged_value_is_reported_not_raised() -> None:
+    note = parse_text("---\ncount: !!int\ntitle: T\n---\nbody\n")
+    assert [p.code for p in note.problems] == ["broken-yaml"]
+    assert note.metadata["title"] == "T"
 
 
 def test_impossible_date_is_reported_and_kept_as_text() -> None:
@@ -140,3 +153,55 @@ def test_yaml_library_agrees_on_rendered_frontmatter() -> None:
     text = render_note({"title": "a: b # not a comment", "x": ["[[y]]"]}, "")
     fm = text.split("---\n")[1]
     assert yaml.safe_load(fm) == {"title": "a: b # not a comment", "x": ["[[y]]"]}
+
+
+YAML_PIECES = [
+    *"ab1 -:#[]{},?\n'\"&*!|>",
+    "  ",
+    "\n- ",
+    "\n  - ",
+    "key: ",
+    "\nkey2: ",
+    "<<: ",
+    "&anchor ",
+    "*anchor",
+    "!!set ",
+    "!!omap ",
+    "!!str ",
+    "!!int ",
+    "!!binary ",
+    "!!map ",
+    "!!seq ",
+    "!!float ",
+    "!!bool ",
+    "!!null ",
+    "!!timestamp ",
+    "!custom ",
+    "= ",
+    "2026-02-00",
+    "2026-11-23",
+    "0o17",
+    "1e3",
+    "yes",
+    "~",
+    ".nan",
+    "[[link]]",
+]
+
+
+def safe_load_outcome(text: str, loader: type) -> tuple[str, object]:
+    try:
+        return "ok", yaml.load(text, Loader=loader)
+    except Exception as exc:  # the loaders must fail alike, whatever they raise
+        return type(exc).__name__, str(exc)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(text=st.lists(st.sampled_from(YAML_PIECES), max_size=40).map("".join))
+def test_plain_loader_agrees_with_the_safe_loader(text: str) -> None:
+    ours = safe_load_outcome(text, PlainSafeLoader)
+    theirs = safe_load_outcome(text, BaseSafeLoader)
+    if ours[0] == theirs[0] == "ok" and ours != theirs:  # NaN is never equal to itself
+        assert repr(ours) == repr(theirs)
+    else:
+        assert ours == theirs

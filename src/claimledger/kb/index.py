@@ -35,26 +35,30 @@ DB_NAME = "index.sqlite"
 PARALLEL_THRESHOLD = 400
 CHUNK = 200
 
-SCHEMA_SQL = """
+TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS notes(
     id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, role TEXT, type TEXT, stem TEXT,
     title TEXT, h1 TEXT, domain TEXT, confidence TEXT, status TEXT, description TEXT,
     norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
 CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
-CREATE INDEX IF NOT EXISTS keys_key ON keys(key);
-CREATE INDEX IF NOT EXISTS keys_note ON keys(note_id);
 CREATE TABLE IF NOT EXISTS links(
     note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, heading TEXT,
     block TEXT, alias TEXT, embed INTEGER, line INTEGER);
-CREATE INDEX IF NOT EXISTS links_key ON links(key);
-CREATE INDEX IF NOT EXISTS links_note ON links(note_id);
 CREATE TABLE IF NOT EXISTS problems(
     note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
-CREATE INDEX IF NOT EXISTS problems_note ON problems(note_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
+# Secondary indexes, by name; a bulk load drops them and builds each once at the end, which is
+# much cheaper than keeping them up to date row by row.
+INDEXES = {
+    "keys_key": "keys(key)",
+    "keys_note": "keys(note_id)",
+    "links_key": "links(key)",
+    "links_note": "links(note_id)",
+    "problems_note": "problems(note_id)",
+}
 NOTE_COLUMNS = [
     "type",
     "stem",
@@ -93,8 +97,21 @@ def connect(ws: Workspace) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.executescript(SCHEMA_SQL)
+    # A large page cache keeps index pages in memory while a big vault is loaded.
+    conn.execute("PRAGMA cache_size=-262144")
+    conn.executescript(TABLES_SQL)
+    _create_indexes(conn)
     return conn
+
+
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    for name, target in INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+
+
+def _drop_indexes(conn: sqlite3.Connection) -> None:
+    for name in INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 @contextmanager
@@ -149,11 +166,16 @@ def _update_locked(
         changed = _changed_files(ws.root, files, stamps, stats)
         removed = set(stamps) - set(files)
         known = _known_rows(conn, [p for p in [*changed, *removed] if p in stamps])
+        bulk = not stamps  # an empty index: load it in bulk
         with conn:  # one transaction: a crash leaves the old index, never half of a new one
+            if bulk:
+                _drop_indexes(conn)
             _remove_notes(conn, known, removed, stats)
             # Insert each batch as the workers deliver it, so that SQLite work overlaps theirs.
             for batch in _analyzed_batches(ws, changed, progress):
                 _apply(conn, batch, known, stats)
+            if bulk:
+                _create_indexes(conn)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
     return stats
 

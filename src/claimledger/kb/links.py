@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
@@ -27,7 +27,8 @@ FRONTMATTER_LINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
 # spaces (markdown-it starts a paragraph there, then strips it, shifting its line numbers).
 # tests/kb/test_links.py proves the equality on generated bodies.
 CONTAINER = r"[ >*+\-\d.)]*"  # what may stand before a line's content: indents, quotes, markers
-NEEDS_PARSER_CHARS = re.compile(r"[<\\\t\r\0]|~~~")
+# A character class alone (no alternation) lets the regex engine scan for it quickly.
+NEEDS_PARSER_CHARS = re.compile(r"[<\\\t\r\0]")
 # Matched against "\n" + body: a literal "\n" first lets the regex engine skip ahead fast.
 NEEDS_PARSER_LINES = re.compile(
     rf"\n(?: {{4}}|{CONTAINER}(?:=|\[[^\]]*\]:|[^\S\n]*[^\S \n][^\S\n]*$)"
@@ -37,16 +38,16 @@ NEEDS_PARSER_LINES = re.compile(
 # Scanned left to right as markdown-it's inline rules do: a wiki-link ends at the first "]]" and
 # fails when its inner text holds "[["; a code span runs from a backtick run to the next run of
 # the same length. A run with no partner on its line may pair across lines: the parser decides.
-# Both alternatives start with "[" or "`", so the engine skips to those characters quickly.
+# The pattern opens with the class [[`] so that the engine skips quickly to those characters;
+# group 2 is the backtick run less its first backtick.
 BODY_TOKEN = re.compile(
-    r"\[\[([^\[\]\n]*+(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n]*+)*+)\]\]"
-    r"|(?<!`)(`++)(?:[^\n]*?(?<!`)\2(?!`))?"
+    r"[\[`](?:(?<=\[)\[([^\[\]\n]*+(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n]*+)*+)\]\]"
+    r"|(?<=`)(?<!``)(`*+)(?:[^\n]*?(?<!`)`\2(?!`))?)"
 )
 ATX_H1 = re.compile(r"^ {0,3}#(?: .*)?$", re.M)
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """One wiki-link as written: its target, optional heading/block, alias and line."""
 
     target: str
@@ -139,7 +140,9 @@ def scan_body(body: str, first_line: int = 1) -> BodyScan:
 
 def needs_parser(body: str) -> bool:
     """Whether the body holds markdown that only the full parser reads right."""
-    return bool(NEEDS_PARSER_CHARS.search(body) or NEEDS_PARSER_LINES.search("\n" + body))
+    return bool(
+        "~~~" in body or NEEDS_PARSER_CHARS.search(body) or NEEDS_PARSER_LINES.search("\n" + body)
+    )
 
 
 def _plain_links(body: str, first_line: int) -> list[Link] | None:
@@ -149,7 +152,7 @@ def _plain_links(body: str, first_line: int) -> list[Link] | None:
     for match in BODY_TOKEN.finditer(body):
         inner, backticks = match.groups()
         if backticks is not None:
-            if match.end() - match.start() == len(backticks):
+            if match.end() - match.start() == len(backticks) + 1:
                 return None  # an unpaired backtick run
         elif inner.strip():  # else the rule fails, and no link can start inside "[[ ]]"
             start = match.start()
