@@ -30,7 +30,9 @@ LINE_FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)\s*$")
 YAML_HANDLER = frontmatter.YAMLHandler()
 BaseSafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAP_TAG, SEQ_TAG, STR_TAG = (f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str"))
-SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ["null", "bool", "int", "float", "binary", "timestamp"]}
+SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "timestamp")} | {
+    "tag:yaml.org,2002:binary"
+}
 UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
 
 
