@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ class AnalyzedNote:
     fields: dict[str, Any] = field(default_factory=dict)
     metadata_json: str = "{}"  # serialised in the worker, so the writer only inserts
     keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
-    # (edge kind, target, key, folder, heading, block, alias, embed, line): the links table
+    # (edge kind, target, key, folder, line): the links table
     link_rows: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     search_text: str = ""
@@ -49,9 +51,9 @@ class AnalyzedNote:
 
 def analyze_file(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote:
     """Read, hash and analyse one note file; unreadable files become a problem, not a crash."""
-    path = root / rel
-    data = path.read_bytes()
-    stat = path.stat()
+    with open(os.path.join(root, rel), "rb") as handle:
+        data = handle.read()
+        stat = os.fstat(handle.fileno())
     digest = hashlib.sha256(data).hexdigest()
     try:
         text = data.decode("utf-8")
@@ -70,7 +72,7 @@ def analyze_file(root: Path, rel: str, role: str, schemas_dir: Path) -> Analyzed
 def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
     metadata = json_safe(note.metadata)
     scan = scan_body(note.body, note.body_line)
-    stem = Path(result.path).stem
+    stem = posixpath.splitext(posixpath.basename(result.path))[0]
     note_type = metadata.get("type") if isinstance(metadata.get("type"), str) else None
     title = _text_field(metadata, "title") or stem
     result.metadata_json = json.dumps(metadata, ensure_ascii=False, default=str)
@@ -92,21 +94,13 @@ def _fill(result: AnalyzedNote, note: Note, schemas_dir: Path) -> None:
     if not note.has_frontmatter and result.role == "source":
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
     description = result.fields["description"] or ""
-    result.search_text = "\n".join([title, description, note.body])
+    result.search_text = f"{description}\n{note.body}"  # the title has a column of its own
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
-    return (
-        kind,
-        link.target,
-        link.key,
-        link.folder_path,
-        link.heading,
-        link.block,
-        link.alias,
-        int(link.embed),
-        link.line,
-    )
+    folder = link.folder_path
+    key = link.key if folder else normalize_key(link.target)  # one normalisation when no folder
+    return (kind, link.target, key, folder, link.line)
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:

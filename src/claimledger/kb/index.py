@@ -7,6 +7,7 @@ Deleting the database loses nothing: the next update rebuilds it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -29,11 +30,13 @@ from claimledger.workspace import Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 DB_NAME = "index.sqlite"
 # Below this many files to analyse, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 400
 CHUNK = 200
+# A page cache large enough to keep a big vault's index pages in memory (negative: KiB).
+CACHE_KIB = -262144
 
 TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -43,15 +46,13 @@ CREATE TABLE IF NOT EXISTS notes(
     norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
 CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
 CREATE TABLE IF NOT EXISTS links(
-    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, heading TEXT,
-    block TEXT, alias TEXT, embed INTEGER, line INTEGER);
+    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, line INTEGER);
 CREATE TABLE IF NOT EXISTS problems(
     note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
-# Secondary indexes, by name; a bulk load drops them and builds each once at the end, which is
-# much cheaper than keeping them up to date row by row.
+# Secondary indexes, by name (created after the tables, and after the rows on a fresh build).
 INDEXES = {
     "keys_key": "keys(key)",
     "keys_note": "keys(note_id)",
@@ -97,8 +98,7 @@ def connect(ws: Workspace) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    # A large page cache keeps index pages in memory while a big vault is loaded.
-    conn.execute("PRAGMA cache_size=-262144")
+    conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
     conn.executescript(TABLES_SQL)
     _create_indexes(conn)
     return conn
@@ -107,11 +107,6 @@ def connect(ws: Workspace) -> sqlite3.Connection:
 def _create_indexes(conn: sqlite3.Connection) -> None:
     for name, target in INDEXES.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
-
-
-def _drop_indexes(conn: sqlite3.Connection) -> None:
-    for name in INDEXES:
-        conn.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 @contextmanager
@@ -149,51 +144,92 @@ def _update_locked(
     ws: Workspace, progress: Callable[[int, int], None] | None, rebuild: bool
 ) -> IndexStats:
     stats = IndexStats()
-    try:
-        conn = connect(ws)
-    except sqlite3.DatabaseError:
-        log.warning("index database is damaged; rebuilding it from the files")
-        _remove_db(ws)
-        conn = connect(ws)
+    fingerprint = _fingerprint(ws)
+    files = ws.note_files()
+    stats.files = len(files)
+    conn = None if rebuild else _open_current(ws, fingerprint)
+    if conn is None:
+        stats.rebuilt = True
+        _build_fresh(ws, files, fingerprint, progress, stats)
+        return stats
     with closing(conn):
-        fingerprint = _fingerprint(ws)
-        if rebuild or _meta(conn, "fingerprint") != fingerprint:
-            _clear(conn)
-            stats.rebuilt = True
-        files = ws.note_files()
-        stats.files = len(files)
         stamps = _stamps(conn)
         changed = _changed_files(ws.root, files, stamps, stats)
         removed = set(stamps) - set(files)
         known = _known_rows(conn, [p for p in [*changed, *removed] if p in stamps])
-        bulk = not stamps  # an empty index: load it in bulk
         with conn:  # one transaction: a crash leaves the old index, never half of a new one
-            if bulk:
-                _drop_indexes(conn)
             _remove_notes(conn, known, removed, stats)
             # Insert each batch as the workers deliver it, so that SQLite work overlaps theirs.
             for batch in _analyzed_batches(ws, changed, progress):
                 _apply(conn, batch, known, stats)
-            if bulk:
-                _create_indexes(conn)
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
     return stats
 
 
-def _remove_db(ws: Workspace) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(db_path(ws)) + suffix).unlink(missing_ok=True)
+def _open_current(ws: Workspace, fingerprint: str) -> sqlite3.Connection | None:
+    """A connection to the index when it exists, is readable and was built the current way."""
+    if not db_path(ws).exists():
+        return None
+    conn = None
+    try:
+        conn = connect(ws)
+        if _meta(conn, "fingerprint") == fingerprint:
+            return conn
+    except sqlite3.DatabaseError:
+        log.warning("index database is damaged; rebuilding it from the files")
+    if conn is not None:
+        conn.close()
+    return None
+
+
+def _build_fresh(
+    ws: Workspace,
+    files: dict[str, str],
+    fingerprint: str,
+    progress: Callable[[int, int], None] | None,
+    stats: IndexStats,
+) -> None:
+    """Index every file into a new database file, then swap it in with one rename."""
+    target = db_path(ws)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f"{DB_NAME}.*.tmp"):  # left by a build that was killed
+        stale.unlink(missing_ok=True)
+    building = target.with_name(f"{DB_NAME}.{os.getpid()}.tmp")
+    try:
+        with closing(sqlite3.connect(building)) as conn:
+            # No journal and no syncs while building: until the rename the file is nobody's.
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
+            conn.executescript(TABLES_SQL)
+            with conn:
+                for batch in _analyzed_batches(ws, files, progress):
+                    _insert_notes(conn, batch)
+                    stats.added += len(batch)
+                # Built once at the end, indexes cost far less than kept up row by row.
+                _create_indexes(conn)
+                conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+            conn.execute("PRAGMA journal_mode=WAL")
+        with open(building, "rb+") as handle:
+            os.fsync(handle.fileno())
+        _retire(target)
+        os.replace(building, target)
+    finally:
+        building.unlink(missing_ok=True)
+
+
+def _retire(target: Path) -> None:
+    """Fold the old database's write-ahead log into it and remove the log, so that no
+    stale log is ever read against the new file."""
+    if target.exists():
+        with contextlib.suppress(sqlite3.DatabaseError), closing(sqlite3.connect(target)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
-
-
-def _clear(conn: sqlite3.Connection) -> None:
-    with conn:
-        for table in ("notes", "keys", "links", "problems", "notes_fts", "meta"):
-            conn.execute(f"DELETE FROM {table}")
 
 
 class Known(NamedTuple):
@@ -363,7 +399,7 @@ def _insert_notes(conn: sqlite3.Connection, notes: list[AnalyzedNote]) -> None:
         [(key, i, kind) for i, n in numbered for key, kind in n.keys],
     )
     conn.executemany(
-        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)",
         [(i, *row) for i, n in numbered for row in n.link_rows],
     )
     conn.executemany(

@@ -73,6 +73,8 @@ def normalize_key(text: str) -> str:
     text = text.strip()
     if text.lower().endswith(".md"):
         text = text[:-3]
+    if text.isascii():  # ASCII text is already NFC, and most keys are ASCII
+        return text.lower()
     return unicodedata.normalize("NFC", text).casefold()
 
 
