@@ -6,6 +6,9 @@ import os
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from claimledger.kb import index as kb_index
 from claimledger.kb import open_index, search_notes, show_note, update_index
 from claimledger.workspace import Workspace
 
@@ -101,3 +104,54 @@ def test_search_survives_fts_syntax_in_queries(workspace: Path) -> None:
         for query in ['"unbalanced', "AND OR NOT", "lr-warmup*", "()", ""]:
             search_notes(conn, query)
         assert search_notes(conn, "learning rate warmup", note_type="claim")
+
+
+def test_a_failed_rebuild_keeps_the_old_index(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    before = count(ws, "notes"), count(ws, "links")
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(kb_index, "_insert_notes", fail)
+    with pytest.raises(OSError, match="disk full"):
+        update_index(ws, rebuild=True)
+    assert (count(ws, "notes"), count(ws, "links")) == before
+
+
+def test_a_first_build_clears_leftovers_and_a_failed_one_leaves_no_file(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = Workspace.open(workspace)
+    cache = workspace / ".claimledger"
+    cache.mkdir(exist_ok=True)
+    (cache / "index.sqlite.4242.tmp").write_bytes(b"left by a build that was killed")
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kb_index, "_insert_notes", fail)
+        with pytest.raises(OSError, match="disk full"):
+            update_index(ws)
+    assert not (cache / "index.sqlite").exists() and not list(cache.glob("*.tmp"))
+    stats = update_index(ws)
+    assert stats.rebuilt and count(ws, "notes") == stats.added == stats.files
+
+
+def test_a_reader_keeps_its_view_while_the_index_is_rebuilt(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    update_index(ws)
+    before = count(ws, "notes")
+    write(workspace / "kb" / "data" / "Late claim.md", "---\ntype: claim\n---\nLate.\n")
+    with open_index(ws, refresh=False) as reader:
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == before
+        stats = update_index(ws, rebuild=True)
+        assert reader.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == before
+    assert stats.rebuilt and count(ws, "notes") == before + 1
+    db = workspace / ".claimledger" / "index.sqlite"
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -7,7 +7,6 @@ Deleting the database loses nothing: the next update rebuilds it.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -147,12 +146,18 @@ def _update_locked(
     fingerprint = _fingerprint(ws)
     files = ws.note_files()
     stats.files = len(files)
-    conn = None if rebuild else _open_current(ws, fingerprint)
+    conn = _open_existing(ws)
     if conn is None:
         stats.rebuilt = True
-        _build_fresh(ws, files, fingerprint, progress, stats)
+        _build_new_file(ws, files, fingerprint, progress, stats)
         return stats
     with closing(conn):
+        if rebuild or _meta(conn, "fingerprint") != fingerprint:
+            stats.rebuilt = True
+            with conn:  # in place, in one transaction: readers see the old index or the new
+                _clear(conn)
+                _load_all(conn, ws, files, fingerprint, progress, stats)
+            return stats
         stamps = _stamps(conn)
         changed = _changed_files(ws.root, files, stamps, stats)
         removed = set(stamps) - set(files)
@@ -165,30 +170,33 @@ def _update_locked(
     return stats
 
 
-def _open_current(ws: Workspace, fingerprint: str) -> sqlite3.Connection | None:
-    """A connection to the index when it exists, is readable and was built the current way."""
+def _open_existing(ws: Workspace) -> sqlite3.Connection | None:
+    """A connection to the index database; None when there is none (a damaged one is removed)."""
     if not db_path(ws).exists():
         return None
     conn = None
     try:
         conn = connect(ws)
-        if _meta(conn, "fingerprint") == fingerprint:
-            return conn
+        _meta(conn, "fingerprint")
+        return conn
     except sqlite3.DatabaseError:
         log.warning("index database is damaged; rebuilding it from the files")
     if conn is not None:
         conn.close()
+    _remove_db(ws)
     return None
 
 
-def _build_fresh(
+def _build_new_file(
     ws: Workspace,
     files: dict[str, str],
     fingerprint: str,
     progress: Callable[[int, int], None] | None,
     stats: IndexStats,
 ) -> None:
-    """Index every file into a new database file, then swap it in with one rename."""
+    """Index every file into a new database file, then move it into place.
+
+    Used only when there is no index yet, so that no reader can hold the old file open."""
     target = db_path(ws)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f"{DB_NAME}.*.tmp"):  # left by a build that was killed
@@ -202,34 +210,47 @@ def _build_fresh(
             conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
             conn.executescript(TABLES_SQL)
             with conn:
-                for batch in _analyzed_batches(ws, files, progress):
-                    _insert_notes(conn, batch)
-                    stats.added += len(batch)
-                # Built once at the end, indexes cost far less than kept up row by row.
-                _create_indexes(conn)
-                conn.execute("INSERT INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+                _load_all(conn, ws, files, fingerprint, progress, stats)
             conn.execute("PRAGMA journal_mode=WAL")
         with open(building, "rb+") as handle:
             os.fsync(handle.fileno())
-        _retire(target)
         os.replace(building, target)
     finally:
         building.unlink(missing_ok=True)
 
 
-def _retire(target: Path) -> None:
-    """Fold the old database's write-ahead log into it and remove the log, so that no
-    stale log is ever read against the new file."""
-    if target.exists():
-        with contextlib.suppress(sqlite3.DatabaseError), closing(sqlite3.connect(target)) as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for suffix in ("-wal", "-shm"):
-        Path(f"{target}{suffix}").unlink(missing_ok=True)
+def _load_all(
+    conn: sqlite3.Connection,
+    ws: Workspace,
+    files: dict[str, str],
+    fingerprint: str,
+    progress: Callable[[int, int], None] | None,
+    stats: IndexStats,
+) -> None:
+    """Fill the empty tables from every file, inside the caller's transaction."""
+    # Built once at the end, the secondary indexes cost far less than kept up row by row.
+    for name in INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+    for batch in _analyzed_batches(ws, files, progress):
+        _insert_notes(conn, batch)
+        stats.added += len(batch)
+    _create_indexes(conn)
+    conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+
+
+def _remove_db(ws: Workspace) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path(ws)}{suffix}").unlink(missing_ok=True)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:
     row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return row[0] if row else None
+
+
+def _clear(conn: sqlite3.Connection) -> None:
+    for table in ("notes", "keys", "links", "problems", "notes_fts", "meta"):
+        conn.execute(f"DELETE FROM {table}")
 
 
 class Known(NamedTuple):
