@@ -116,7 +116,7 @@ def test_a_failed_rebuild_keeps_the_old_index(
     def fail(*_: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(kb_index, "_insert_notes", fail)
+    monkeypatch.setattr(kb_index, "_reconcile", fail)
     with pytest.raises(OSError, match="disk full"):
         update_index(ws, rebuild=True)
     assert (count(ws, "notes"), count(ws, "links")) == before
@@ -134,7 +134,7 @@ def test_a_first_build_clears_leftovers_and_a_failed_one_leaves_no_file(
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(kb_index, "_insert_notes", fail)
+        patch.setattr(kb_index, "_reconcile", fail)
         with pytest.raises(OSError, match="disk full"):
             update_index(ws)
     assert not (cache / "index.sqlite").exists() and not list(cache.glob("*.tmp"))

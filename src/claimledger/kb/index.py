@@ -1,8 +1,8 @@
 """The SQLite index of the notes under .claimledger/: a cache, rebuildable from the files.
 
 Updates are incremental: a file whose size and mtime are unchanged is skipped; one whose bytes
-hash the same is only re-stamped; the rest are re-analysed (in worker processes when many).
-Deleting the database loses nothing: the next update rebuilds it.
+hash the same is only re-stamped; the rest are re-analysed (in worker processes when many, see
+batches.py). Deleting the database loses nothing: the next update rebuilds it.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,35 +21,26 @@ from typing import NamedTuple
 
 from filelock import FileLock
 
-from claimledger.kb.analyze import AnalyzedNote, analyze_file
+from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches
 from claimledger.kb.notes import Problem
 from claimledger.schemas import schemas_fingerprint
 from claimledger.workspace import Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 DB_NAME = "index.sqlite"
-# Below this many files to analyse, worker start-up costs more than it saves.
-PARALLEL_THRESHOLD = 400
-CHUNK = 200
 # A page cache large enough to keep a big vault's index pages in memory (negative: KiB).
 CACHE_KIB = -262144
 
-TABLES_SQL = """
+TABLES_SQL = (
+    ROW_TABLES_SQL
+    + """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS notes(
-    id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, role TEXT, type TEXT, stem TEXT,
-    title TEXT, h1 TEXT, domain TEXT, confidence TEXT, status TEXT, description TEXT,
-    norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
-CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
-CREATE TABLE IF NOT EXISTS links(
-    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, line INTEGER);
-CREATE TABLE IF NOT EXISTS problems(
-    note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
+)
 # Secondary indexes, by name (created after the tables, and after the rows on a fresh build).
 INDEXES = {
     "keys_key": "keys(key)",
@@ -59,17 +49,6 @@ INDEXES = {
     "links_note": "links(note_id)",
     "problems_note": "problems(note_id)",
 }
-NOTE_COLUMNS = [
-    "type",
-    "stem",
-    "title",
-    "h1",
-    "domain",
-    "confidence",
-    "status",
-    "description",
-    "norm_path",
-]
 
 
 @dataclass
@@ -152,10 +131,12 @@ def _update_locked(
         _build_new_file(ws, files, fingerprint, progress, stats)
         return stats
     with closing(conn):
+        _attach_batch(conn)
         if rebuild or _meta(conn, "fingerprint") != fingerprint:
             stats.rebuilt = True
             with conn:  # in place, in one transaction: readers see the old index or the new
-                _clear(conn)
+                conn.execute("BEGIN")  # explicit: sqlite3 would not open one for DROP TABLE
+                _recreate_tables(conn)
                 _load_all(conn, ws, files, fingerprint, progress, stats)
             return stats
         stamps = _stamps(conn)
@@ -164,9 +145,7 @@ def _update_locked(
         known = _known_rows(conn, [p for p in [*changed, *removed] if p in stamps])
         with conn:  # one transaction: a crash leaves the old index, never half of a new one
             _remove_notes(conn, known, removed, stats)
-            # Insert each batch as the workers deliver it, so that SQLite work overlaps theirs.
-            for batch in _analyzed_batches(ws, changed, progress):
-                _apply(conn, batch, known, stats)
+            _merge_files(conn, ws, changed, known, progress, stats)
     return stats
 
 
@@ -209,6 +188,7 @@ def _build_new_file(
             conn.execute("PRAGMA synchronous=OFF")
             conn.execute(f"PRAGMA cache_size={CACHE_KIB}")
             conn.executescript(TABLES_SQL)
+            _attach_batch(conn)
             with conn:
                 _load_all(conn, ws, files, fingerprint, progress, stats)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -231,11 +211,14 @@ def _load_all(
     # Built once at the end, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
-    for batch in _analyzed_batches(ws, files, progress):
-        _insert_notes(conn, batch)
-        stats.added += len(batch)
+    _merge_files(conn, ws, files, {}, progress, stats)
     _create_indexes(conn)
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+
+
+def _attach_batch(conn: sqlite3.Connection) -> None:
+    """The schema that each batch from the workers is loaded into (outside any transaction)."""
+    conn.execute("ATTACH ':memory:' AS batch")
 
 
 def _remove_db(ws: Workspace) -> None:
@@ -248,9 +231,13 @@ def _meta(conn: sqlite3.Connection, key: str) -> str | None:
     return row[0] if row else None
 
 
-def _clear(conn: sqlite3.Connection) -> None:
-    for table in ("notes", "keys", "links", "problems", "notes_fts", "meta"):
-        conn.execute(f"DELETE FROM {table}")
+def _recreate_tables(conn: sqlite3.Connection) -> None:
+    """Empty tables of the current shape (an older index version may have had other columns)."""
+    for table in [*ROW_TABLES, "meta", "notes_fts"]:
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in TABLES_SQL.split(";"):  # executescript would commit the transaction
+        if statement.strip():
+            conn.execute(statement)
 
 
 class Known(NamedTuple):
@@ -302,54 +289,54 @@ def _changed_files(
     return changed
 
 
-def _analyzed_batches(
-    ws: Workspace, changed: dict[str, str], progress: Callable[[int, int], None] | None
-) -> Iterable[list[AnalyzedNote]]:
-    """The changed files analysed, in batches of up to CHUNK notes, in a process pool if many."""
-    items = sorted(changed.items())
-    chunks = [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-    if len(items) < PARALLEL_THRESHOLD or _worker_count() < 2:
-        batches = (_analyze_chunk(ws.root, chunk, ws.schemas_dir) for chunk in chunks)
-        yield from _counted(batches, len(items), progress)
-        return
-    with ProcessPoolExecutor(max_workers=_worker_count()) as pool:
-        jobs = [pool.submit(_analyze_chunk, ws.root, chunk, ws.schemas_dir) for chunk in chunks]
-        yield from _counted((job.result() for job in jobs), len(items), progress)
-
-
-def _counted(
-    batches: Iterable[list[AnalyzedNote | None]],
-    total: int,
+def _merge_files(
+    conn: sqlite3.Connection,
+    ws: Workspace,
+    files: dict[str, str],
+    known: dict[str, Known],
     progress: Callable[[int, int], None] | None,
-) -> Iterable[list[AnalyzedNote]]:
+    stats: IndexStats,
+) -> None:
+    """Analyse files and copy their rows in, each batch as it arrives from the workers, so that
+    the writer's SQLite work overlaps their analysis."""
+    items = sorted(files.items())
+    first_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM main.notes").fetchone()[0]
     done = 0
-    for batch in batches:
-        done += len(batch)
+    for batch in analyzed_batches(ws.root, items, ws.schemas_dir, first_id):
+        conn.deserialize(batch.data, name="batch")
+        _reconcile(conn, known, stats)
+        for table in ROW_TABLES:
+            conn.execute(f"INSERT INTO main.{table} SELECT * FROM batch.{table}")
+        conn.execute(
+            "INSERT INTO main.notes_fts (rowid, title, body)"
+            " SELECT id, title, body FROM batch.search"
+        )
+        done += batch.files
         if progress:
-            progress(done, total)
-        yield [note for note in batch if note is not None]
+            progress(done, len(items))
 
 
-def _worker_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _analyze_chunk(
-    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path
-) -> list[AnalyzedNote | None]:
-    return [_safe_analyze(root, rel, role, schemas_dir) for rel, role in chunk]
-
-
-def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote | None:
-    """Analyse a file; one that vanished or cannot be read is skipped with a log line."""
-    try:
-        return analyze_file(root, rel, role, schemas_dir)
-    except OSError as exc:
-        log.warning("%s: cannot read: %s", rel, exc.strerror or exc)
-        return None
+def _reconcile(conn: sqlite3.Connection, known: dict[str, Known], stats: IndexStats) -> None:
+    """Count the batch's notes as added or updated (deleting their old rows); a note whose bytes
+    did not change only has its old row restamped, and leaves the batch."""
+    if not known:
+        stats.added += conn.execute("SELECT COUNT(*) FROM batch.notes").fetchone()[0]
+        return
+    rows = conn.execute("SELECT id, path, role, sha256, size, mtime_ns FROM batch.notes")
+    for note_id, path, role, sha256, size, mtime_ns in rows.fetchall():
+        old = known.get(path)
+        if old is None:
+            stats.added += 1
+        elif old.sha256 == sha256 and old.role == role:
+            conn.execute(
+                "UPDATE main.notes SET size = ?, mtime_ns = ? WHERE id = ?",
+                (size, mtime_ns, old.id),
+            )
+            _delete_note(conn, note_id, schema="batch")
+            stats.touched += 1
+        else:
+            _delete_note(conn, old.id)
+            stats.updated += 1
 
 
 def _remove_notes(
@@ -360,77 +347,11 @@ def _remove_notes(
         stats.removed += 1
 
 
-def _apply(
-    conn: sqlite3.Connection,
-    analyzed: list[AnalyzedNote],
-    known: dict[str, Known],
-    stats: IndexStats,
-) -> None:
-    fresh = []
-    for note in analyzed:
-        row = known.get(note.path)
-        if row is not None and row.sha256 == note.sha256 and row.role == note.role:
-            conn.execute(
-                "UPDATE notes SET size = ?, mtime_ns = ? WHERE id = ?",
-                (note.size, note.mtime_ns, row.id),
-            )
-            stats.touched += 1
-            continue
-        if row is not None:
-            _delete_note(conn, row.id)
-            stats.updated += 1
-        else:
-            stats.added += 1
-        fresh.append(note)
-    _insert_notes(conn, fresh)
-
-
-def _delete_note(conn: sqlite3.Connection, note_id: int) -> None:
-    for table in ("keys", "links", "problems"):
-        conn.execute(f"DELETE FROM {table} WHERE note_id = ?", (note_id,))
-    conn.execute("DELETE FROM notes_fts WHERE rowid = ?", (note_id,))
-    conn.execute("DELETE FROM notes WHERE id = ?", (note_id,))
-
-
-def _insert_notes(conn: sqlite3.Connection, notes: list[AnalyzedNote]) -> None:
-    """Insert many notes with one statement per table (ids assigned here, not by SQLite)."""
-    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM notes").fetchone()[0]
-    numbered = list(enumerate(notes, start=first))
-    columns = ", ".join(NOTE_COLUMNS)
-    marks = ", ".join("?" * len(NOTE_COLUMNS))
-    conn.executemany(
-        f"INSERT INTO notes (id, path, role, {columns}, metadata, size, mtime_ns, sha256)"
-        f" VALUES (?, ?, ?, {marks}, ?, ?, ?, ?)",
-        [
-            (
-                i,
-                n.path,
-                n.role,
-                *[n.fields[c] for c in NOTE_COLUMNS],
-                n.metadata_json,
-                n.size,
-                n.mtime_ns,
-                n.sha256,
-            )
-            for i, n in numbered
-        ],
-    )
-    conn.executemany(
-        "INSERT INTO keys VALUES (?, ?, ?)",
-        [(key, i, kind) for i, n in numbered for key, kind in n.keys],
-    )
-    conn.executemany(
-        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)",
-        [(i, *row) for i, n in numbered for row in n.link_rows],
-    )
-    conn.executemany(
-        "INSERT INTO problems VALUES (?, ?, ?, ?)",
-        [(i, p.code, p.message, p.line) for i, n in numbered for p in n.problems],
-    )
-    conn.executemany(
-        "INSERT INTO notes_fts (rowid, title, body) VALUES (?, ?, ?)",
-        [(i, n.fields["title"], n.search_text) for i, n in numbered],
-    )
+def _delete_note(conn: sqlite3.Connection, note_id: int, schema: str = "main") -> None:
+    """Delete a note's rows from the index, or from the batch being copied in."""
+    text_table = ("notes_fts", "rowid") if schema == "main" else ("search", "id")
+    for table, column in [*ROW_TABLES.items(), text_table]:
+        conn.execute(f"DELETE FROM {schema}.{table} WHERE {column} = ?", (note_id,))
 
 
 def stored_problems(conn: sqlite3.Connection) -> list[tuple[str, Problem]]:

@@ -44,7 +44,8 @@ BODY_TOKEN = re.compile(
     r"[\[`](?:(?<=\[)\[([^\[\]\n]*+(?:(?:\[(?!\[)|\](?!\]))[^\[\]\n]*+)*+)\]\]"
     r"|(?<=`)(?<!``)(`*+)(?:[^\n]*?(?<!`)`\2(?!`))?)"
 )
-ATX_H1 = re.compile(r"^ {0,3}#(?: .*)?$", re.M)
+# Matched against "\n" + body, as above.
+ATX_H1 = re.compile(r"\n {0,3}#(?: [^\n]*)?$", re.M)
 
 
 class Link(NamedTuple):
@@ -134,16 +135,21 @@ class BodyScan:
 
 def scan_body(body: str, first_line: int = 1) -> BodyScan:
     """Parse a note body once; line numbers are counted from `first_line`."""
-    links = None if needs_parser(body) else _plain_links(body, first_line)
+    lined = "\n" + body
+    links = None if needs_parser(body, lined) else _plain_links(body, first_line)
     if links is None:
         return parse_body(body, first_line)
-    return BodyScan(links, _first_h1(body))
+    return BodyScan(links, _first_h1(lined))
 
 
-def needs_parser(body: str) -> bool:
-    """Whether the body holds markdown that only the full parser reads right."""
+def needs_parser(body: str, lined: str | None = None) -> bool:
+    """Whether the body holds markdown that only the full parser reads right.
+
+    `lined` is "\n" + body, when the caller has it already."""
     return bool(
-        "~~~" in body or NEEDS_PARSER_CHARS.search(body) or NEEDS_PARSER_LINES.search("\n" + body)
+        "~~~" in body
+        or NEEDS_PARSER_CHARS.search(body)
+        or NEEDS_PARSER_LINES.search(lined or "\n" + body)
     )
 
 
@@ -151,6 +157,7 @@ def _plain_links(body: str, first_line: int) -> list[Link] | None:
     """The links of a body that needs no parser; None when it does after all."""
     links = []
     consumed = 0  # end of the last link or code span: a "!" before it is not an embed mark
+    line, counted = first_line, 0  # the line number at offset `counted`
     for match in BODY_TOKEN.finditer(body):
         inner, backticks = match.groups()
         if backticks is not None:
@@ -159,7 +166,8 @@ def _plain_links(body: str, first_line: int) -> list[Link] | None:
         elif inner.strip():  # else the rule fails, and no link can start inside "[[ ]]"
             start = match.start()
             embed = start > consumed and body[start - 1] == "!"
-            line = first_line + body.count("\n", 0, start)
+            line += body.count("\n", counted, start)
+            counted = start
             if link := parse_link_text(inner, embed, line):
                 links.append(link)
         else:
@@ -168,10 +176,10 @@ def _plain_links(body: str, first_line: int) -> list[Link] | None:
     return links
 
 
-def _first_h1(body: str) -> str | None:
+def _first_h1(lined: str) -> str | None:
     """The first ATX level-1 heading of a body that needs no parser, as markdown-it reads it."""
-    match = ATX_H1.search(body)
-    return parse_body(match.group(0)).h1 if match else None
+    match = ATX_H1.search(lined)
+    return parse_body(match.group(0)[1:]).h1 if match else None
 
 
 def parse_body(body: str, first_line: int = 1) -> BodyScan:

@@ -15,7 +15,7 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import frontmatter
 import yaml
@@ -120,6 +120,19 @@ class PlainSafeLoader(BaseSafeLoader):
     merge keys, sets, unhashable keys, unknown tags) is left to SafeConstructor, so results
     and errors are exactly the safe loader's, in about two thirds of the time."""
 
+    # Tags resolved so far: notes repeat the same field names and many values. The resolver
+    # reads only class-level tables, so the tag depends on these arguments alone.
+    _resolved: ClassVar[dict[tuple[Any, Any, Any], str]] = {}
+
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = self._resolved.get(key)
+        if tag is None:
+            if len(self._resolved) > 20_000:  # bounded: values are mostly unique
+                self._resolved.clear()
+            tag = self._resolved[key] = super().resolve(kind, value, implicit)
+        return tag
+
     def construct_document(self, node: yaml.Node) -> Any:
         try:
             return self._plain(node, set())
@@ -127,19 +140,20 @@ class PlainSafeLoader(BaseSafeLoader):
             return super().construct_document(node)
 
     def _plain(self, node: yaml.Node, seen: set[int]) -> Any:
-        if id(node) in seen:  # an alias: the same node twice
-            raise _NotPlain
-        seen.add(id(node))
         tag = node.tag
-        if isinstance(node, yaml.ScalarNode):
+        if isinstance(node, yaml.ScalarNode):  # scalars are immutable: aliases to them are fine
             if tag == STR_TAG:
                 return node.value
             if tag in SCALAR_TAGS:
                 return self.yaml_constructors[tag](self, node)
-        elif tag == SEQ_TAG and isinstance(node, yaml.SequenceNode):
+            raise _NotPlain  # an unknown tag
+        if id(node) in seen:  # an alias to a collection, which may even contain itself
+            raise _NotPlain
+        seen.add(id(node))
+        if tag == SEQ_TAG and isinstance(node, yaml.SequenceNode):
             return [self._plain(item, seen) for item in node.value]
         # SafeConstructor reads merge keys before the rest: leave any odd key to it.
-        elif (
+        if (
             tag == MAP_TAG
             and isinstance(node, yaml.MappingNode)
             and all(_is_plain_key(key) for key, _ in node.value)

@@ -1,0 +1,143 @@
+"""Analysing note files into batches of index rows, in worker processes when there are many.
+
+A batch travels from a worker to the index writer as a small serialized SQLite database whose
+tables have the index's own columns, so the writer copies it in with INSERT ... SELECT: nothing
+is pickled object by object, and the writer binds no value by value. The writer is the one
+process that cannot be parallel, so this keeps its share of the work small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from claimledger.kb.analyze import AnalyzedNote, analyze_file
+
+log = logging.getLogger(__name__)
+
+# Below this many files to analyse, worker start-up costs more than it saves.
+PARALLEL_THRESHOLD = 400
+CHUNK = 200
+# The index tables a batch fills, with the column that names the note in each.
+ROW_TABLES = {"notes": "id", "keys": "note_id", "links": "note_id", "problems": "note_id"}
+ROW_TABLES_SQL = """
+CREATE TABLE IF NOT EXISTS notes(
+    id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, role TEXT, type TEXT, stem TEXT,
+    title TEXT, h1 TEXT, domain TEXT, confidence TEXT, status TEXT, description TEXT,
+    norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
+CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
+CREATE TABLE IF NOT EXISTS links(
+    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, line INTEGER);
+CREATE TABLE IF NOT EXISTS problems(
+    note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
+"""
+# The text the writer feeds to full-text search (FTS5 tables cannot be copied ready-made).
+BATCH_SQL = ROW_TABLES_SQL + "CREATE TABLE search(id INTEGER PRIMARY KEY, title TEXT, body TEXT);"
+NOTE_COLUMNS = [
+    "type",
+    "stem",
+    "title",
+    "h1",
+    "domain",
+    "confidence",
+    "status",
+    "description",
+    "norm_path",
+]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Up to CHUNK analysed files: how many files it covers, and its rows as a database."""
+
+    files: int
+    data: bytes
+
+
+def analyzed_batches(
+    root: Path, items: list[tuple[str, str]], schemas_dir: Path, first_id: int
+) -> Iterator[Batch]:
+    """(path, role) items analysed in order, the i-th note given id first_id + i."""
+    chunks = [(items[i : i + CHUNK], first_id + i) for i in range(0, len(items), CHUNK)]
+    if len(items) < PARALLEL_THRESHOLD or worker_count() < 2:
+        yield from (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
+        return
+    with ProcessPoolExecutor(max_workers=worker_count()) as pool:
+        jobs = [pool.submit(analyze_batch, root, c, schemas_dir, first) for c, first in chunks]
+        yield from (job.result() for job in jobs)
+
+
+def worker_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def analyze_batch(
+    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int
+) -> Batch:
+    """Analyse files into a batch (in a worker process when there are many)."""
+    numbered = [
+        (note_id, note)
+        for note_id, (rel, role) in enumerate(chunk, first_id)
+        if (note := _safe_analyze(root, rel, role, schemas_dir)) is not None
+    ]
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(BATCH_SQL)
+        with conn:
+            _write_rows(conn, numbered)
+        return Batch(len(chunk), conn.serialize())
+
+
+def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote | None:
+    """Analyse a file; one that vanished or cannot be read is skipped with a log line."""
+    try:
+        return analyze_file(root, rel, role, schemas_dir)
+    except OSError as exc:
+        log.warning("%s: cannot read: %s", rel, exc.strerror or exc)
+        return None
+
+
+def _write_rows(conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote]]) -> None:
+    columns = ", ".join(NOTE_COLUMNS)
+    marks = ", ".join("?" * len(NOTE_COLUMNS))
+    conn.executemany(
+        f"INSERT INTO notes (id, path, role, {columns}, metadata, size, mtime_ns, sha256)"
+        f" VALUES (?, ?, ?, {marks}, ?, ?, ?, ?)",
+        [
+            (
+                i,
+                n.path,
+                n.role,
+                *[n.fields[c] for c in NOTE_COLUMNS],
+                n.metadata_json,
+                n.size,
+                n.mtime_ns,
+                n.sha256,
+            )
+            for i, n in numbered
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO keys VALUES (?, ?, ?)",
+        [(key, i, kind) for i, n in numbered for key, kind in n.keys],
+    )
+    conn.executemany(
+        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?)",
+        [(i, *row) for i, n in numbered for row in n.link_rows],
+    )
+    conn.executemany(
+        "INSERT INTO problems VALUES (?, ?, ?, ?)",
+        [(i, p.code, p.message, p.line) for i, n in numbered for p in n.problems],
+    )
+    conn.executemany(
+        "INSERT INTO search VALUES (?, ?, ?)",
+        [(i, n.fields["title"], n.search_text) for i, n in numbered],
+    )
