@@ -8,6 +8,7 @@ process that cannot be parallel, so this keeps its share of the work small.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sqlite3
@@ -23,7 +24,9 @@ log = logging.getLogger(__name__)
 
 # Below this many files to analyse, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 400
-CHUNK = 200
+# Files per batch: large batches cost less each, but each worker should get several of them.
+CHUNK = 1000
+MIN_CHUNK = 100
 # The index tables a batch fills, with the column that names the note in each.
 ROW_TABLES = {"notes": "id", "keys": "note_id", "links": "note_id", "problems": "note_id"}
 ROW_TABLES_SQL = """
@@ -64,12 +67,20 @@ def analyzed_batches(
     root: Path, items: list[tuple[str, str]], schemas_dir: Path, first_id: int
 ) -> Iterator[Batch]:
     """(path, role) items analysed in order, the i-th note given id first_id + i."""
-    chunks = [(items[i : i + CHUNK], first_id + i) for i in range(0, len(items), CHUNK)]
-    if len(items) < PARALLEL_THRESHOLD or worker_count() < 2:
+    workers = worker_count()
+    size = max(MIN_CHUNK, min(CHUNK, len(items) // (4 * workers)))
+    chunks = [(items[i : i + size], first_id + i) for i in range(0, len(items), size)]
+    if len(items) < PARALLEL_THRESHOLD or workers < 2:
         yield from (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
         return
-    with ProcessPoolExecutor(max_workers=worker_count()) as pool:
-        jobs = [pool.submit(analyze_batch, root, c, schemas_dir, first) for c, first in chunks]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # The workers are forked at the first submit. Objects frozen then are never visited by
+        # their collector, which so leaves the pages they share with this process alone.
+        gc.freeze()
+        try:
+            jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f) for c, f in chunks]
+        finally:
+            gc.unfreeze()
         yield from (job.result() for job in jobs)
 
 
