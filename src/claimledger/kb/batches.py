@@ -9,7 +9,6 @@ process that cannot be parallel, so this keeps its share of the work small.
 from __future__ import annotations
 
 import gc
-import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -18,9 +17,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from claimledger.kb.analyze import AnalyzedNote, analyze_file
-
-log = logging.getLogger(__name__)
+from claimledger.kb.analyze import AnalyzedNote, analyze_files
 
 # Below this many files to analyse, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 400
@@ -95,25 +92,13 @@ def analyze_batch(
     root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int
 ) -> Batch:
     """Analyse files into a batch (in a worker process when there are many)."""
-    numbered = [
-        (note_id, note)
-        for note_id, (rel, role) in enumerate(chunk, first_id)
-        if (note := _safe_analyze(root, rel, role, schemas_dir)) is not None
-    ]
+    analyzed = enumerate(analyze_files(root, chunk, schemas_dir), first_id)
+    numbered = [(note_id, note) for note_id, note in analyzed if note is not None]
     with closing(sqlite3.connect(":memory:")) as conn:
         conn.executescript(BATCH_SQL)
         with conn:
             _write_rows(conn, numbered)
         return Batch(len(chunk), conn.serialize())
-
-
-def _safe_analyze(root: Path, rel: str, role: str, schemas_dir: Path) -> AnalyzedNote | None:
-    """Analyse a file; one that vanished or cannot be read is skipped with a log line."""
-    try:
-        return analyze_file(root, rel, role, schemas_dir)
-    except OSError as exc:
-        log.warning("%s: cannot read: %s", rel, exc.strerror or exc)
-        return None
 
 
 def _write_rows(conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote]]) -> None:
