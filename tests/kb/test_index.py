@@ -155,3 +155,19 @@ def test_a_reader_keeps_its_view_while_the_index_is_rebuilt(workspace: Path) -> 
     assert stats.rebuilt and count(ws, "notes") == before + 1
     db = workspace / ".claimledger" / "index.sqlite"
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_undecodable_and_vanished_files_are_reported_not_fatal(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    ws = Workspace.open(workspace)
+    (workspace / "kb" / "data" / "Latin one.md").write_bytes(b"---\ntype: claim\n---\ncaf\xe9\n")
+    listed = ws.note_files()
+    monkeypatch.setattr(
+        Workspace, "note_files", lambda self: {**listed, "kb/data/Gone.md": "claim"}
+    )
+    stats = update_index(ws)
+    assert stats.added == len(listed) and "kb/data/Gone.md: cannot read" in caplog.text
+    with open_index(ws, refresh=False) as conn:
+        problems = kb_index.stored_problems(conn)
+    assert ("kb/data/Latin one.md", "encoding") in {(path, p.code) for path, p in problems}
