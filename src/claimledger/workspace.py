@@ -253,9 +253,11 @@ class Workspace:
 
     def note_files(self) -> dict[str, str]:
         """Every note file with its role (`claim` area or `source` area); sources win ties."""
-        roles = {rel: "claim" for rel in self.claim_files()}
-        roles.update({rel: "source" for rel in self.source_files()})
-        return dict(sorted(roles.items()))
+        roles = dict.fromkeys(self.claim_files(), "claim")
+        sources = self.source_files()
+        roles.update(dict.fromkeys(sources, "source"))
+        # Each list is sorted already; only a mix of the two needs sorting again.
+        return dict(sorted(roles.items())) if roles and sources else roles
 
     def relative(self, path: Path | str) -> str:
         """A path relative to the root, in posix form (as stored in indexes and records)."""

@@ -255,12 +255,12 @@ class Known(NamedTuple):
     sha256: str
 
 
-def _stamps(conn: sqlite3.Connection) -> dict[str, str]:
-    """Every indexed path with its "size:mtime_ns:role" stamp, read in one pass."""
-    # One string per note, built by SQLite: this runs on every refresh of a 25,000-note vault.
+def _stamps(conn: sqlite3.Connection) -> dict[str, tuple[int, int, str]]:
+    """Every indexed path with its (size, mtime_ns, role), read in one pass."""
     cursor = conn.cursor()
-    cursor.row_factory = None
-    return dict(cursor.execute("SELECT path, size || ':' || mtime_ns || ':' || role FROM notes"))
+    cursor.row_factory = None  # plain tuples: this runs on every refresh of a large vault
+    rows = cursor.execute("SELECT path, size, mtime_ns, role FROM notes")
+    return {path: (size, mtime_ns, role) for path, size, mtime_ns, role in rows}
 
 
 def _known_rows(conn: sqlite3.Connection, paths: list[str]) -> dict[str, Known]:
@@ -277,7 +277,7 @@ def _known_rows(conn: sqlite3.Connection, paths: list[str]) -> dict[str, Known]:
 
 
 def _changed_files(
-    root: Path, files: dict[str, str], stamps: dict[str, str], stats: IndexStats
+    root: Path, files: dict[str, str], stamps: dict[str, tuple[int, int, str]], stats: IndexStats
 ) -> dict[str, str]:
     """Files that are new, or whose size, mtime or role differ from the index."""
     changed = {}
@@ -287,7 +287,7 @@ def _changed_files(
             st = os.stat(f"{base}/{rel}")
         except OSError:
             continue
-        if stamps.get(rel) == f"{st.st_size}:{st.st_mtime_ns}:{role}":
+        if stamps.get(rel) == (st.st_size, st.st_mtime_ns, role):
             stats.unchanged += 1
             continue
         changed[rel] = role
