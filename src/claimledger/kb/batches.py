@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from claimledger.kb.analyze import AnalyzedNote, analyze_files
@@ -54,10 +54,12 @@ NOTE_COLUMNS = [
 
 @dataclass(frozen=True)
 class Batch:
-    """Up to CHUNK analysed files: how many files it covers, and its rows as a database."""
+    """Up to CHUNK analysed files: how many files it covers, its rows as a database, and how
+    many batches are still to come after it."""
 
     files: int
     data: bytes
+    remaining: int = 0
 
 
 def analyzed_batches(
@@ -68,7 +70,8 @@ def analyzed_batches(
     size = max(MIN_CHUNK, min(CHUNK, len(items) // (4 * workers)))
     chunks = [(items[i : i + size], first_id + i) for i in range(0, len(items), size)]
     if len(items) < PARALLEL_THRESHOLD or workers < 2:
-        yield from (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
+        batches = (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
+        yield from _numbered(batches, len(chunks))
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         # The workers are forked at the first submit. Objects frozen then are never visited by
@@ -78,7 +81,12 @@ def analyzed_batches(
             jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f) for c, f in chunks]
         finally:
             gc.unfreeze()
-        yield from (job.result() for job in jobs)
+        yield from _numbered((job.result() for job in jobs), len(chunks))
+
+
+def _numbered(batches: Iterator[Batch], total: int) -> Iterator[Batch]:
+    for done, batch in enumerate(batches, start=1):
+        yield replace(batch, remaining=total - done)
 
 
 def worker_count() -> int:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 from filelock import FileLock
 
-from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches
+from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches, worker_count
 from claimledger.kb.notes import Problem
 from claimledger.schemas import schemas_fingerprint
 from claimledger.workspace import Workspace, config_to_dict
@@ -216,8 +216,8 @@ def _load_all(
     # Built once at the end, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
-    _merge_files(conn, ws, files, {}, progress, stats)
-    _create_indexes(conn)
+    _merge_files(conn, ws, files, {}, progress, stats, build_indexes=True)
+    _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
 
@@ -301,9 +301,11 @@ def _merge_files(
     known: dict[str, Known],
     progress: Callable[[int, int], None] | None,
     stats: IndexStats,
+    build_indexes: bool = False,
 ) -> None:
     """Analyse files and copy their rows in, each batch as it arrives from the workers, so that
-    the writer's SQLite work overlaps their analysis."""
+    the writer's SQLite work overlaps their analysis. With build_indexes, the secondary indexes
+    are built once every batch still to come is being analysed, while this process waits."""
     items = sorted(files.items())
     first_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM main.notes").fetchone()[0]
     done = 0
@@ -316,6 +318,9 @@ def _merge_files(
             "INSERT INTO main.notes_fts (rowid, title, body)"
             " SELECT id, title, body FROM batch.search"
         )
+        if build_indexes and batch.remaining < worker_count():
+            _create_indexes(conn)
+            build_indexes = False
         done += batch.files
         if progress:
             progress(done, len(items))
