@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
@@ -129,10 +130,13 @@ def _update_locked(
     fingerprint = _fingerprint(ws)
     files = ws.note_files()
     stats.files = len(files)
+    load = partial(
+        _load_all, ws=ws, files=files, fingerprint=fingerprint, progress=progress, stats=stats
+    )
     conn = _open_existing(ws)
     if conn is None:
         stats.rebuilt = True
-        _build_new_file(ws, files, fingerprint, progress, stats)
+        _build_new_file(db_path(ws), load)
         return stats
     with closing(conn):
         _attach_batch(conn)
@@ -141,7 +145,7 @@ def _update_locked(
             with conn:  # in place, in one transaction: readers see the old index or the new
                 conn.execute("BEGIN")  # explicit: sqlite3 would not open one for DROP TABLE
                 _recreate_tables(conn)
-                _load_all(conn, ws, files, fingerprint, progress, stats)
+                load(conn)
             return stats
         stamps = _stamps(conn)
         changed = _changed_files(ws.root, files, stamps, stats)
@@ -170,17 +174,10 @@ def _open_existing(ws: Workspace) -> sqlite3.Connection | None:
     return None
 
 
-def _build_new_file(
-    ws: Workspace,
-    files: dict[str, str],
-    fingerprint: str,
-    progress: Callable[[int, int], None] | None,
-    stats: IndexStats,
-) -> None:
-    """Index every file into a new database file, then move it into place.
+def _build_new_file(target: Path, load: Callable[[sqlite3.Connection], None]) -> None:
+    """Fill a new database file with `load` (in one transaction), then move it into place.
 
     Used only when there is no index yet, so that no reader can hold the old file open."""
-    target = db_path(ws)
     target.parent.mkdir(parents=True, exist_ok=True)
     for stale in target.parent.glob(f"{DB_NAME}.*.tmp"):  # left by a build that was killed
         stale.unlink(missing_ok=True)
@@ -194,7 +191,7 @@ def _build_new_file(
             conn.executescript(TABLES_SQL)
             _attach_batch(conn)
             with conn:
-                _load_all(conn, ws, files, fingerprint, progress, stats)
+                load(conn)
             conn.execute("PRAGMA journal_mode=WAL")
         with open(building, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -205,6 +202,7 @@ def _build_new_file(
 
 def _load_all(
     conn: sqlite3.Connection,
+    *,
     ws: Workspace,
     files: dict[str, str],
     fingerprint: str,
@@ -213,7 +211,7 @@ def _load_all(
 ) -> None:
     """Fill the empty tables from every file, inside the caller's transaction."""
     conn.execute(f"PRAGMA cache_size={LOAD_CACHE_KIB}")
-    # Built once at the end, the secondary indexes cost far less than kept up row by row.
+    # Built once, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     _merge_files(conn, ws, files, {}, progress, stats, build_indexes=True)
