@@ -279,16 +279,19 @@ def _changed_files(
 ) -> dict[str, str]:
     """Files that are new, or whose size, mtime or role differ from the index."""
     changed = {}
+    unchanged = 0
     base = str(root)
+    stat, get = os.stat, stamps.get  # local names: this loop runs once per file of the vault
     for rel, role in files.items():
         try:
-            st = os.stat(f"{base}/{rel}")
+            st = stat(f"{base}/{rel}")
         except OSError:
             continue
-        if stamps.get(rel) == (st.st_size, st.st_mtime_ns, role):
-            stats.unchanged += 1
-            continue
-        changed[rel] = role
+        if get(rel) == (st.st_size, st.st_mtime_ns, role):
+            unchanged += 1
+        else:
+            changed[rel] = role
+    stats.unchanged += unchanged
     return changed
 
 
