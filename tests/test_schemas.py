@@ -12,6 +12,8 @@ import frontmatter
 import pytest
 from jsonschema import Draft202012Validator
 
+from claimledger.schemas import is_valid
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGED = REPO / "src" / "claimledger" / "data" / "schemas"
 EMBEDDED = REPO / "schemas"
@@ -153,3 +155,11 @@ def test_impossible_date_fails_the_format_checker(name: str, good_claim: dict[st
 def test_source_with_unknown_status_is_rejected() -> None:
     source = {"type": "source", "title": "T", "status": "done", "attempts": 0}
     assert error_messages("source", source) != []
+
+
+def test_the_fast_check_never_fills_in_defaults() -> None:
+    claim = metadata(SEED_CLAIMS[0])
+    claim.pop("status", None)  # the claim schema has a default for it
+    before = copy.deepcopy(claim)
+    assert is_valid(EMBEDDED, "claim", claim)
+    assert claim == before

@@ -90,7 +90,8 @@ def fast_validator(schemas_dir: Path, name: str, fingerprint: str = "") -> Any:
 
     del fingerprint
     schema = load_schema(schemas_dir, name)
-    return fastjsonschema.compile(schema, formats={"date": _is_calendar_date})
+    # use_default=False: validating must never fill in defaults (it would change the data).
+    return fastjsonschema.compile(schema, formats={"date": _is_calendar_date}, use_default=False)
 
 
 def is_valid(schemas_dir: Path, name: str, instance: Any) -> bool:
