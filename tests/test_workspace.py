@@ -8,7 +8,7 @@ import pytest
 
 from claimledger.errors import ConfigError, WorkspaceNotFoundError
 from claimledger.scaffold import init_workspace
-from claimledger.workspace import Workspace, glob_to_regex
+from claimledger.workspace import Workspace, any_glob, glob_to_regex, walk_files
 
 
 def test_root_is_found_from_any_subfolder(workspace: Path) -> None:
@@ -55,3 +55,21 @@ def test_hidden_folders_are_not_walked(workspace: Path) -> None:
     hidden.parent.mkdir()
     hidden.write_text("---\ntype: claim\n---\n")
     assert not any(".obsidian" in f for f in Workspace.open(workspace).claim_files())
+
+
+def test_suffix_globs_match_exactly_what_the_glob_regex_matches(tmp_path: Path) -> None:
+    files = "kb/a.md kb/x/b.md kb/x/y/c.md kb/d.txt kb/x/e.md.bak kb/.hidden/f.md kb/x/.g.md"
+    for rel in [*files.split(), "core/h.md", "core/i.MD", "other/j.md"]:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / "claimledger.toml").write_text(
+        '[layout]\nclaims = ["kb/**/*.md", "core/**/*.md"]\n'
+    )
+    ws = Workspace.open(tmp_path)
+    patterns = ws.config.layout.claims
+    regex = any_glob(patterns)
+    assert regex is not None
+    expected = sorted(
+        rel for start in ("kb", "core") for rel in walk_files(ws.root, start) if regex.match(rel)
+    )
+    assert ws.claim_files() == expected == ["core/h.md", "kb/a.md", "kb/x/b.md", "kb/x/y/c.md"]

@@ -28,6 +28,8 @@ DEFAULT_DOMAINS = (
     "evaluation",
     "systems",
 )
+# A glob of the form `folder/**/*suffix`, with no wildcard in the folder or the suffix.
+SUFFIX_GLOB = re.compile(r"([^*?\[\]]+)/\*\*/\*([^*?\[\]/]*)\Z")
 # Folders never walked for notes: editor state, VCS, caches, virtual environments.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
 
@@ -136,6 +138,20 @@ def any_glob(patterns: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(parts)) if parts else None
 
 
+def _suffix_globs(patterns: Iterable[str]) -> dict[str, str] | None:
+    """{folder: suffix} when every glob is `folder/**/*suffix` with its own folder, none inside
+    another: a file walked from a folder then matches exactly when its name has the suffix."""
+    found: dict[str, str] = {}
+    for pattern in patterns:
+        match = SUFFIX_GLOB.match(pattern)
+        if match is None or match.group(1) in found:
+            return None
+        found[match.group(1)] = match.group(2)
+    folders = list(found)
+    nested = any(a != b and a.startswith(b + "/") for a in folders for b in folders)
+    return None if nested or not found else found
+
+
 def _literal_prefix(pattern: str) -> str:
     """The folder part of a glob before its first wildcard: where a walk must start."""
     parts = []
@@ -231,6 +247,15 @@ class Workspace:
     def _matching(self, patterns: tuple[str, ...]) -> list[str]:
         included = any_glob(patterns)
         excluded = self._exclude
+        suffixes = _suffix_globs(patterns)
+        if suffixes is not None:  # the common layout, matched without the regex
+            found = [
+                rel
+                for start, suffix in suffixes.items()
+                for rel in walk_files(self.root, start)
+                if rel.endswith(suffix) and not (excluded and excluded.match(rel))
+            ]
+            return sorted(found)
         starts = sorted({_literal_prefix(p) for p in patterns})
         # A start inside another start would list its files twice.
         starts = [s for s in starts if not any(s != o and s.startswith(o + "/") for o in starts)]
