@@ -171,3 +171,25 @@ def test_undecodable_and_vanished_files_are_reported_not_fatal(
     with open_index(ws, refresh=False) as conn:
         problems = kb_index.stored_problems(conn)
     assert ("kb/data/Latin one.md", "encoding") in {(path, p.code) for path, p in problems}
+
+
+def test_a_parallel_build_that_fails_leaves_nothing_behind(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(450):  # above the threshold where worker processes take over
+        write(
+            workspace / "kb" / "data" / f"Bulk claim {i}.md",
+            f"---\ntype: claim\n---\n[[Bulk claim {i + 1}]]\n",
+        )
+    ws = Workspace.open(workspace)
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kb_index, "_reconcile", fail)
+        with pytest.raises(OSError, match="disk full"):
+            update_index(ws)
+    assert [p.name for p in (workspace / ".claimledger").iterdir()] == ["index.lock"]
+    stats = update_index(ws)
+    assert stats.added == stats.files > 450 and count(ws, "links") >= 450

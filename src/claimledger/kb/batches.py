@@ -73,15 +73,18 @@ def analyzed_batches(
         batches = (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
         yield from _numbered(batches, len(chunks))
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers)
+    try:
         # The workers are forked at the first submit. Objects frozen then are never visited by
-        # their collector, which so leaves the pages they share with this process alone.
+        # the workers' collector, so the memory pages they share with this process stay shared.
         gc.freeze()
         try:
             jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f) for c, f in chunks]
         finally:
             gc.unfreeze()
         yield from _numbered((job.result() for job in jobs), len(chunks))
+    finally:  # when the caller stops early (an error), drop the batches not yet started
+        pool.shutdown(cancel_futures=True)
 
 
 def _numbered(batches: Iterator[Batch], total: int) -> Iterator[Batch]:
