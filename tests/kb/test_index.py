@@ -18,6 +18,20 @@ def count(ws: Workspace, table: str) -> int:
         return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
 
 
+def update_with_failing_writer(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, rebuild: bool = False
+) -> None:
+    """update_index with the writer failing at its first batch, as on a full disk."""
+
+    def fail(*_: object) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(kb_index, "_reconcile", fail)
+        with pytest.raises(OSError, match="disk full"):
+            update_index(ws, rebuild=rebuild)
+
+
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
@@ -112,13 +126,7 @@ def test_a_failed_rebuild_keeps_the_old_index(
     ws = Workspace.open(workspace)
     update_index(ws)
     before = count(ws, "notes"), count(ws, "links")
-
-    def fail(*_: object) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(kb_index, "_reconcile", fail)
-    with pytest.raises(OSError, match="disk full"):
-        update_index(ws, rebuild=True)
+    update_with_failing_writer(ws, monkeypatch, rebuild=True)
     assert (count(ws, "notes"), count(ws, "links")) == before
 
 
@@ -129,14 +137,7 @@ def test_a_first_build_clears_leftovers_and_a_failed_one_leaves_no_file(
     cache = workspace / ".claimledger"
     cache.mkdir(exist_ok=True)
     (cache / "index.sqlite.4242.tmp").write_bytes(b"left by a build that was killed")
-
-    def fail(*_: object) -> None:
-        raise OSError("disk full")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(kb_index, "_reconcile", fail)
-        with pytest.raises(OSError, match="disk full"):
-            update_index(ws)
+    update_with_failing_writer(ws, monkeypatch)
     assert not (cache / "index.sqlite").exists() and not list(cache.glob("*.tmp"))
     stats = update_index(ws)
     assert stats.rebuilt and count(ws, "notes") == stats.added == stats.files
@@ -182,14 +183,7 @@ def test_a_parallel_build_that_fails_leaves_nothing_behind(
             f"---\ntype: claim\n---\n[[Bulk claim {i + 1}]]\n",
         )
     ws = Workspace.open(workspace)
-
-    def fail(*_: object) -> None:
-        raise OSError("disk full")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(kb_index, "_reconcile", fail)
-        with pytest.raises(OSError, match="disk full"):
-            update_index(ws)
+    update_with_failing_writer(ws, monkeypatch)
     assert [p.name for p in (workspace / ".claimledger").iterdir()] == ["index.lock"]
     stats = update_index(ws)
     assert stats.added == stats.files > 450 and count(ws, "links") >= 450
