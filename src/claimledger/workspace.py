@@ -147,9 +147,13 @@ def _suffix_globs(patterns: Iterable[str]) -> dict[str, str] | None:
         if match is None or match.group(1) in found:
             return None
         found[match.group(1)] = match.group(2)
-    folders = list(found)
-    nested = any(a != b and a.startswith(b + "/") for a in folders for b in folders)
+    nested = any(_inside(a, b) for a in found for b in found)
     return None if nested or not found else found
+
+
+def _inside(folder: str, other: str) -> bool:
+    """Whether `folder` lies strictly inside `other` (both relative, posix)."""
+    return folder != other and folder.startswith(other + "/")
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -258,7 +262,7 @@ class Workspace:
             return sorted(found)
         starts = sorted({_literal_prefix(p) for p in patterns})
         # A start inside another start would list its files twice.
-        starts = [s for s in starts if not any(s != o and s.startswith(o + "/") for o in starts)]
+        starts = [s for s in starts if not any(_inside(s, o) for o in starts)]
         if "" in starts:
             starts = [""]
         result = set()

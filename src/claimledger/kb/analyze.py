@@ -59,18 +59,16 @@ def analyze_files(
 
     The work goes stage by stage over all the files rather than file by file, so that each
     stage's code stays hot in the CPU's caches: 10-15% faster on a batch of 1,000 notes."""
-    read = [_try_read(root, rel) for rel, _ in items]
-    digests = [hashlib.sha256(r[0]).hexdigest() if r else "" for r in read]
-    notes = [_parse(r[0], rel) if r else None for r, (rel, _) in zip(read, items, strict=True)]
-    scans = [scan_body(n.body, n.body_line) if n else None for n in notes]
-    results: list[AnalyzedNote | None] = []
-    for (rel, role), r, digest, note, scan in zip(items, read, digests, notes, scans, strict=True):
-        if r is None or note is None or scan is None:
-            results.append(None)
-            continue
-        result = AnalyzedNote(rel, role, r[1].st_size, r[1].st_mtime_ns, digest)
-        _fill(result, note, scan, schemas_dir)
-        results.append(result)
+    read = {i: r for i, (rel, _) in enumerate(items) if (r := _try_read(root, rel))}
+    digests = {i: hashlib.sha256(data).hexdigest() for i, (data, _) in read.items()}
+    notes = {i: _parse(data, items[i][0]) for i, (data, _) in read.items()}
+    scans = {i: scan_body(note.body, note.body_line) for i, note in notes.items()}
+    results: list[AnalyzedNote | None] = [None] * len(items)
+    for i, (_, stat) in read.items():
+        rel, role = items[i]
+        result = AnalyzedNote(rel, role, stat.st_size, stat.st_mtime_ns, digests[i])
+        _fill(result, notes[i], scans[i], schemas_dir)
+        results[i] = result
     return results
 
 
@@ -134,9 +132,7 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
-    folder = link.folder_path
-    key = link.key if folder else normalize_key(link.target)  # one normalisation when no folder
-    return (kind, link.target, key, folder, link.line)
+    return (kind, link.target, link.key, link.folder_path, link.line)
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:

@@ -164,7 +164,7 @@ def _open_existing(ws: Workspace) -> sqlite3.Connection | None:
     conn = None
     try:
         conn = connect(ws)
-        _meta(conn, "fingerprint")
+        _meta(conn, "fingerprint")  # a first read: a damaged file fails here, not later
         return conn
     except sqlite3.DatabaseError:
         log.warning("index database is damaged; rebuilding it from the files")
