@@ -187,3 +187,13 @@ def test_a_parallel_build_that_fails_leaves_nothing_behind(
     assert [p.name for p in (workspace / ".claimledger").iterdir()] == ["index.lock"]
     stats = update_index(ws)
     assert stats.added == stats.files > 450 and count(ws, "links") >= 450
+
+
+def test_a_full_build_turns_full_text_merging_back_on(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    for rebuild in (False, True):  # a first build, then a rebuild in place
+        update_index(ws, rebuild=rebuild)
+        with open_index(ws, refresh=False) as conn:
+            setting = "SELECT v FROM notes_fts_config WHERE k = 'automerge'"
+            assert conn.execute(setting).fetchone()[0] == kb_index.FTS_AUTOMERGE
+            assert search_notes(conn, "warmup")
