@@ -1,7 +1,7 @@
 """Benchmark of the knowledge-base index on a synthetic vault of claim notes.
 
 Builds a seeded vault (default 25,000 claims, ~5 [[wiki-links]] each, 1% broken YAML) in a
-temporary folder and measures, in one run: cold index (median of five, alternated with the
+temporary folder and measures, in one run: cold index (median of seven, alternated with the
 naive loop), warm re-index and re-index after one change (medians of five),
 `show` with backlinks, `lint`, and `claimledger --help` start-up; as baselines, obsidiantools on
 a slice of the vault and a naive python-frontmatter + regex + networkx loop on all of it.
@@ -483,7 +483,7 @@ def run(args: argparse.Namespace, workdir: Path) -> None:
     os.sync()  # else the kernel writes the new vault out during the first measurements
     fig: dict[str, Any] = {"notes": args.notes, "vault_build_s": build_s, "cpus": os.cpu_count()}
     fig["load_avg_1m"] = os.getloadavg()[0]  # other work on the machine skews every figure
-    fig |= measure_cold_and_naive(ws, paths, rounds=1 if args.quick else 5)
+    fig |= measure_cold_and_naive(ws, paths, rounds=1 if args.quick else 7)
     fig |= measure_updates(ws, paths, rounds=1 if args.quick else 5)
     fig |= measure_show(ws, runs=5 if args.quick else 20, cli_runs=3 if args.quick else 5)
     fig |= measure_lint(ws, broken)
