@@ -194,6 +194,6 @@ def test_a_full_build_turns_full_text_merging_back_on(workspace: Path) -> None:
     for rebuild in (False, True):  # a first build, then a rebuild in place
         update_index(ws, rebuild=rebuild)
         with open_index(ws, refresh=False) as conn:
-            setting = "SELECT v FROM notes_fts_config WHERE k = 'automerge'"
-            assert conn.execute(setting).fetchone()[0] == kb_index.FTS_AUTOMERGE
+            settings = dict(conn.execute("SELECT k, v FROM notes_fts_config WHERE k LIKE '%merge'"))
+            assert settings == kb_index.FTS_MERGING_DEFAULT
             assert search_notes(conn, "warmup")

@@ -37,10 +37,11 @@ DB_NAME = "index.sqlite"
 CACHE_KIB = -65536
 LOAD_CACHE_KIB = -8192
 PAGE_SIZE = 16384  # for new files: fewer, larger pages write and read faster here
-# FTS5 merges its index segments as rows arrive ("automerge", 4 by default). A full load
-# turns that off, which saves a fifth of the full-text work, and turns it back on after,
-# so that later updates merge the segments bit by bit.
-FTS_AUTOMERGE = 4
+# FTS5 merges its index segments as rows arrive. A full load puts that off, which saves a
+# third of the full-text work, then restores SQLite's defaults, so that later updates merge
+# the segments bit by bit.
+FTS_MERGING_DEFAULT = {"automerge": 4, "crisismerge": 16}
+FTS_MERGING_LOAD = {"automerge": 0, "crisismerge": 64}
 
 TABLES_SQL = (
     ROW_TABLES_SQL
@@ -218,15 +219,16 @@ def _load_all(
     # Built once, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
-    _set_fts_automerge(conn, 0)
+    _set_fts_merging(conn, FTS_MERGING_LOAD)
     _merge_files(conn, ws, files, {}, progress, stats, build_indexes=True)
-    _set_fts_automerge(conn, FTS_AUTOMERGE)
+    _set_fts_merging(conn, FTS_MERGING_DEFAULT)
     _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
 
 
-def _set_fts_automerge(conn: sqlite3.Connection, segments: int) -> None:
-    conn.execute("INSERT INTO notes_fts (notes_fts, rank) VALUES ('automerge', ?)", (segments,))
+def _set_fts_merging(conn: sqlite3.Connection, settings: dict[str, int]) -> None:
+    for name, value in settings.items():
+        conn.execute("INSERT INTO notes_fts (notes_fts, rank) VALUES (?, ?)", (name, value))
 
 
 def _attach_batch(conn: sqlite3.Connection) -> None:
