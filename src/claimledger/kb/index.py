@@ -37,11 +37,12 @@ DB_NAME = "index.sqlite"
 CACHE_KIB = -65536
 LOAD_CACHE_KIB = -8192
 PAGE_SIZE = 16384  # for new files: fewer, larger pages write and read faster here
-# FTS5 merges its index segments as rows arrive. A full load puts that off, which saves a
-# third of the full-text work, then restores SQLite's defaults, so that later updates merge
-# the segments bit by bit.
-FTS_MERGING_DEFAULT = {"automerge": 4, "crisismerge": 16}
-FTS_MERGING_LOAD = {"automerge": 0, "crisismerge": 64}
+# FTS5 merges its index segments as rows arrive. A full load turns the gradual merges off,
+# which saves a fifth of the full-text work, then back on, so that later updates merge the
+# segments bit by bit. (Putting off the "crisis" merges too saved more, but left the first
+# update after the load to do them all: 0.6 s instead of 0.25 s on 25,000 notes.)
+FTS_MERGING_DEFAULT = {"automerge": 4}
+FTS_MERGING_LOAD = {"automerge": 0}
 
 TABLES_SQL = (
     ROW_TABLES_SQL
