@@ -138,6 +138,25 @@ def test_rename_rewrites_every_link_form_but_not_code(tmp_path: Path) -> None:
     assert lint_codes(ws) == []
 
 
+def test_renaming_a_source_rewrites_the_provenance_paths_that_name_it(tmp_path: Path) -> None:
+    source = tmp_path / "inbox" / "Old source.md"
+    source.parent.mkdir()
+    source.write_text("---\ntype: source\ntitle: Old source\nstatus: processed\n---\ntext\n")
+    sources = "[inbox/Old source.md, inbox/Other.md]"
+    a = claim(tmp_path, "A", extra=f"provenance:\n  sources: {sources}\n  commits: [abc1234]\n")
+    (tmp_path / "inbox" / "Other.md").write_text("---\ntype: source\ntitle: Other\n---\n")
+    ws = vault(tmp_path)
+    with open_index(ws) as conn:
+        result = rename_note(ws, conn, "old source", "New source")
+    assert result.rewritten == ["kb/optimizer/A.md"]
+    provenance = read_note(a).metadata["provenance"]
+    assert provenance == {
+        "sources": ["inbox/New source.md", "inbox/Other.md"],
+        "commits": ["abc1234"],
+    }
+    assert "dangling-link" not in lint_codes(ws)
+
+
 def test_rewrite_body_keeps_crlf_and_other_links(tmp_path: Path) -> None:
     body = "a [[X]] b [[Y]]\r\nc [[x|k]]\r\n"
     assert rewrite_body(body, {"x"}, "Z") == "a [[Z]] b [[Y]]\r\nc [[Z|k]]\r\n"

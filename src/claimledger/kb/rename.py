@@ -5,7 +5,8 @@ A link is rewritten in place: `[[Old|alias]]`, `[[old#Heading]]`, `![[Old#^block
 Only links the index resolves to the note are touched (so matching is case-insensitive and
 follows Obsidian's resolution), never text inside code. Frontmatter fields that name notes
 (depends_on, challenged_by, claims_extracted, enrichments, tests, review[].related) are
-rewritten too. Each file is written atomically; running a rename again finishes it.
+rewritten too, and so are the source paths in a claim's provenance (their file names only).
+Each file is written atomically; running a rename again finishes it.
 """
 
 from __future__ import annotations
@@ -109,6 +110,20 @@ def rewrite_value(value: Any, keys: set[str], new_title: str) -> Any:
     return new_title if normalize_key(value.rsplit("/", 1)[-1]) in keys else value
 
 
+def rewrite_path(value: Any, keys: set[str], new_title: str) -> Any:
+    """A path to a note ("inbox/archive/Old.md", or a list of them) with the file name changed
+    where it names the note; the folder and the ".md" stay as written."""
+    if isinstance(value, list):
+        return [rewrite_path(item, keys, new_title) for item in value]
+    if not isinstance(value, str) or WIKI_LINK.search(value):
+        return rewrite_value(value, keys, new_title)
+    folder, slash, name = value.rpartition("/")
+    if normalize_key(name) not in keys:
+        return value
+    suffix = name[-3:] if name.lower().endswith(".md") else ""
+    return f"{folder}{slash}{new_title}{suffix}"
+
+
 def rewrite_note(note: Note, keys: set[str], new_title: str) -> bool:
     """Retarget a parsed note's links (body and fields) in place; True when it changed."""
     before = note.text
@@ -119,6 +134,11 @@ def rewrite_note(note: Note, keys: set[str], new_title: str) -> bool:
             value = rewrite_value(note.metadata[name], keys, new_title)
             if value != note.metadata[name]:
                 updates[name] = value
+    provenance = note.metadata.get("provenance")
+    if isinstance(provenance, dict) and "sources" in provenance:
+        sources = rewrite_path(provenance["sources"], keys, new_title)
+        if sources != provenance["sources"]:
+            updates["provenance"] = {**provenance, "sources": sources}
     flags = note.metadata.get("review")
     if isinstance(flags, list):
         new_flags = [_retarget_flag(flag, keys, new_title) for flag in flags]
