@@ -74,6 +74,14 @@ def test_each_problem_is_named_with_file_and_line(tmp_path: Path) -> None:
     assert {f.path for f in found["duplicate-title"]} == {"kb/optimizer/A.md", "kb/data/a.md"}
 
 
+def test_a_note_with_broken_yaml_keeps_its_field_links(tmp_path: Path) -> None:
+    claim(tmp_path, "A", extra="tags: [unclosed\ndepends_on:\n- '[[Missing premise]]'\n")
+    found = findings_for(tmp_path)
+    assert [f.path for f in found["broken-yaml"]] == ["kb/optimizer/A.md"]
+    dangling = [f for f in found["dangling-link"] if "Missing premise" in f.message]
+    assert [f.path for f in dangling] == ["kb/optimizer/A.md"]
+
+
 def test_depends_on_cycle_is_found(tmp_path: Path) -> None:
     claim(tmp_path, "A", extra="depends_on: ['[[B]]']\n")
     claim(tmp_path, "B", extra="depends_on: ['[[A]]']\n")

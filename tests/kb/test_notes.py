@@ -70,6 +70,22 @@ def test_broken_yaml_is_reported_with_its_line_and_fields_still_read() -> None:
     assert note.body == "body [[x]]\n"
 
 
+def test_a_broken_field_loses_only_itself() -> None:
+    text = (
+        "---\ntype: claim\ndescription: \"unterminated\ndepends_on:\n  - '[[Alpha]]'\n"
+        "  - '[[Beta]]'\ntags: [lr, warmup]\ncreated: 2026-01-02\n---\nbody\n"
+    )
+    note = parse_text(text)
+    assert [p.code for p in note.problems] == ["broken-yaml"]
+    assert note.metadata == {
+        "type": "claim",
+        "description": "unterminated",
+        "depends_on": ["[[Alpha]]", "[[Beta]]"],
+        "tags": ["lr", "warmup"],
+        "created": dt.date(2026, 1, 2),
+    }
+
+
 def test_bad_tagged_value_is_reported_not_raised() -> None:
     note = parse_text("---\ncount: !!int\ntitle: T\n---\nbody\n")
     assert [p.code for p in note.problems] == ["broken-yaml"]

@@ -2,8 +2,9 @@
 
 A note is kept as four exact pieces of its text (opening fence, YAML, closing fence, body), so
 writing an unchanged note reproduces it byte for byte, and changing a field rewrites only that
-field's lines. Broken YAML is reported with its line and read again more leniently, so a
-note with a bad frontmatter is still indexed by title, body and links.
+field's lines. Broken YAML is reported with its line and read again field by field, so a
+note with a bad frontmatter is still indexed by title, body and links, and loses only the
+fields that are broken.
 """
 
 from __future__ import annotations
@@ -206,7 +207,8 @@ def _line_of_bad_date(yaml_text: str) -> int:
 
 
 def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
-    """YAML's BaseLoader (every scalar a string) or, failing that, `key: value` lines."""
+    """The fields of broken YAML: YAML's BaseLoader (every scalar a string) or, failing that,
+    each top-level field read on its own, so that a broken field loses only itself."""
     try:
         data = yaml.load(yaml_text, Loader=yaml.BaseLoader)
         if isinstance(data, dict):
@@ -214,11 +216,33 @@ def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
     except yaml.YAMLError:
         pass
     fields: dict[str, Any] = {}
-    for line in yaml_text.splitlines():
-        match = LINE_FIELD.match(line)
-        if match:
-            fields.setdefault(match.group(1), match.group(2).strip("'\""))
+    for key, block in _top_level_blocks(yaml_text):
+        fields.setdefault(key, _field_value(key, block))
     return fields
+
+
+def _top_level_blocks(yaml_text: str) -> list[tuple[str, str]]:
+    """(key, text) of each top-level field: its key line and the lines that continue it."""
+    blocks: list[tuple[str, list[str]]] = []
+    for line in yaml_text.splitlines(keepends=True):
+        match = TOP_LEVEL_KEY.match(line)
+        if match:
+            blocks.append((match.group(1).strip("'\""), [line]))
+        elif blocks and (not line.strip() or _continues_block(line)):
+            blocks[-1][1].append(line)
+    return [(key, "".join(lines)) for key, lines in blocks]
+
+
+def _field_value(key: str, block: str) -> Any:
+    """One field's value from its own lines; its raw text when even those are broken."""
+    try:
+        data = yaml.load(block, Loader=PlainSafeLoader)
+    except (yaml.YAMLError, ValueError, TypeError, IndexError):
+        data = None
+    if isinstance(data, dict) and len(data) == 1:
+        return next(iter(data.values()))
+    match = LINE_FIELD.match(block.splitlines()[0])
+    return match.group(2).strip("'\"") if match else ""
 
 
 def _block_span(yaml_text: str, key: str) -> tuple[int, int] | None:
