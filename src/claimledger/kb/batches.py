@@ -104,20 +104,27 @@ def analyze_batch(
 ) -> Batch:
     """Analyse files into a batch (in a worker process when there are many)."""
     with _cyclic_gc_paused():
-        analyzed = enumerate(analyze_files(root, chunk, schemas_dir), first_id)
-        numbered = [(note_id, note) for note_id, note in analyzed if note is not None]
-        with closing(sqlite3.connect(":memory:")) as conn:
-            conn.executescript(BATCH_SQL)
-            with conn:
-                _write_rows(conn, numbered)
-            return Batch(len(chunk), conn.serialize())
+        return Batch(len(chunk), _batch_data(root, chunk, schemas_dir, first_id))
+
+
+def _batch_data(
+    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int
+) -> bytes:
+    analyzed = enumerate(analyze_files(root, chunk, schemas_dir), first_id)
+    numbered = [(note_id, note) for note_id, note in analyzed if note is not None]
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.executescript(BATCH_SQL)
+        with conn:
+            _write_rows(conn, numbered)
+        return conn.serialize()
 
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause the cycle collector: a batch makes tens of thousands of short-lived containers,
     which set off collections that find nothing to free (reference counting frees them).
-    Paused, analysis takes 5-10% less CPU."""
+    Paused, analysis takes about 5% less CPU. Resumed only once the batch's objects are gone,
+    or its first collection would still walk them all."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
