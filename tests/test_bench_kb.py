@@ -27,6 +27,7 @@ EXPECTED_KEYS = {
     "obsidian_speedup",
     "naive_s",
     "cold_over_naive",
+    "cold_over_naive_of_medians",
     "targets",
 }
 
