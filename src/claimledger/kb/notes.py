@@ -14,6 +14,7 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -216,24 +217,12 @@ def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
     except yaml.YAMLError:
         pass
     fields: dict[str, Any] = {}
-    for key, block in _top_level_blocks(yaml_text):
-        fields.setdefault(key, _field_value(key, block))
+    for key, start, end in _top_level_spans(yaml_text):
+        fields.setdefault(key, _field_value(yaml_text[start:end]))
     return fields
 
 
-def _top_level_blocks(yaml_text: str) -> list[tuple[str, str]]:
-    """(key, text) of each top-level field: its key line and the lines that continue it."""
-    blocks: list[tuple[str, list[str]]] = []
-    for line in yaml_text.splitlines(keepends=True):
-        match = TOP_LEVEL_KEY.match(line)
-        if match:
-            blocks.append((match.group(1).strip("'\""), [line]))
-        elif blocks and (not line.strip() or _continues_block(line)):
-            blocks[-1][1].append(line)
-    return [(key, "".join(lines)) for key, lines in blocks]
-
-
-def _field_value(key: str, block: str) -> Any:
+def _field_value(block: str) -> Any:
     """One field's value from its own lines; its raw text when even those are broken."""
     try:
         data = yaml.load(block, Loader=PlainSafeLoader)
@@ -245,21 +234,30 @@ def _field_value(key: str, block: str) -> Any:
     return match.group(2).strip("'\"") if match else ""
 
 
-def _block_span(yaml_text: str, key: str) -> tuple[int, int] | None:
-    """Character span of a top-level key's lines: the key line and its continuation lines
-    (indented, or `- item` at column 0), without the blank lines that follow it."""
-    offset, start, end = 0, None, 0
+def _top_level_spans(yaml_text: str) -> Iterator[tuple[str, int, int]]:
+    """(key, start, end) of each top-level field: its key line and its continuation lines
+    (indented, or `- item` at column 0), without the blank lines that follow them."""
+    offset, span = 0, None
     for line in yaml_text.splitlines(keepends=True):
-        if start is None:
-            match = TOP_LEVEL_KEY.match(line)
-            if match and match.group(1).strip("'\"") == key:
-                start, end = offset, offset + len(line)
-        elif line.strip() and not _continues_block(line):
-            break
-        elif line.strip():
-            end = offset + len(line)
+        match = TOP_LEVEL_KEY.match(line)
+        if match:
+            if span:
+                yield span
+            span = (match.group(1).strip("'\""), offset, offset + len(line))
+        elif span and line.strip():
+            if not _continues_block(line):
+                yield span
+                span = None
+            else:
+                span = (span[0], span[1], offset + len(line))
         offset += len(line)
-    return (start, end) if start is not None else None
+    if span:
+        yield span
+
+
+def _block_span(yaml_text: str, key: str) -> tuple[int, int] | None:
+    """Character span of a top-level key's lines (the first time the key appears)."""
+    return next(((start, end) for k, start, end in _top_level_spans(yaml_text) if k == key), None)
 
 
 def _continues_block(line: str) -> bool:
