@@ -12,7 +12,6 @@ import click
 from claimledger.cli import main
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "claimledger"
-README = Path(__file__).resolve().parents[1] / "README.md"
 HEAVY = ("torch", "litellm", "networkx", "sentence_transformers", "matplotlib", "jsonschema")
 
 
@@ -42,20 +41,3 @@ def test_help_loads_no_heavy_module() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
-
-
-def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
-    found = []
-    for name, command in group.commands.items():
-        full = f"{prefix}{name}"
-        found.append((full, command))
-        if isinstance(command, click.Group):
-            found += all_commands(command, full + " ")
-    return found
-
-
-def test_every_command_has_help_and_a_readme_mention() -> None:
-    readme = README.read_text()
-    for name, command in all_commands(main):
-        assert command.help and len(command.help) > 20, f"{name} lacks help"
-        assert f"claimledger {name}" in readme, f"README does not mention `claimledger {name}`"

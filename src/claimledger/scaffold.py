@@ -126,7 +126,7 @@ def _write_config(root: Path, config: Config, result: InitResult) -> None:
     path = root / CONFIG_NAME
     if path.exists():
         return
-    header = "# claimledger workspace configuration; see README.md (Configuration).\n"
+    header = "# claimledger workspace configuration; see docs/workspaces.md (Configuration) in the claimledger repository.\n"
     write_text_atomic(path, header + tomli_w.dumps(config_to_dict(config)))
     result.created.append(CONFIG_NAME)
 

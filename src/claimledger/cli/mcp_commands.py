@@ -18,7 +18,7 @@ def mcp(state: Any, agent: str | None) -> None:
 
     Tools: search_claims, read_claim, neighbourhood, brief, leaderboard, best_config,
     list_proposals, plan, lease_proposal, run, record_run, sync, add_source, write_claim,
-    enrich_claim. An agent client starts this command itself; see README "Agents" for
+    enrich_claim. An agent client starts this command itself; see docs/mcp.md for
     the lines that connect Claude Code, Claude Desktop, Cursor and other clients.
 
     \b

@@ -2,7 +2,7 @@
 
 Every record (run, adopt, lease, retract) is canonical JSON named by its SHA-256 under
 ledger/records/<ab>/<id>.json, written atomically and never edited; a rebuildable SQLite
-index under .claimledger/ answers the queries. See README "Ledger" and schemas/*.schema.json.
+index under .claimledger/ answers the queries. See docs/ledger.md and schemas/*.schema.json.
 """
 
 from claimledger.ledger.branches import adopt, adoptions, branches, forest

@@ -57,7 +57,7 @@ from claimledger.trainer.prepare import (
 )
 
 # ---------------------------------------------------------------------------------------------
-# Hyperparameters: tuned for 2 CPU cores and a 60 s budget (README: "Defaults and tuning").
+# Hyperparameters: tuned for 2 CPU cores and a 60 s budget (docs/trainer.md: "Defaults and tuning").
 # Change them here or per run with `--set key=value`; the summary records the resolved values.
 
 
