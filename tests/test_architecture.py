@@ -7,10 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import click
-
-from claimledger.cli import main
-
 SRC = Path(__file__).resolve().parents[1] / "src" / "claimledger"
 HEAVY = ("torch", "litellm", "networkx", "sentence_transformers", "matplotlib", "jsonschema")
 

@@ -50,7 +50,11 @@ def with_server(root: Path, steps: Callable[[ClientSession], Awaitable[T]]) -> T
 
     async def session() -> T:
         params = StdioServerParameters(
-            command=CLAIMLEDGER, args=["-C", str(root), "mcp", "--agent", AGENT]
+            command=CLAIMLEDGER,
+            args=["-C", str(root), "mcp", "--agent", AGENT],
+            # The SDK passes on only a few variables: keep PYTHONPATH, so that the server runs
+            # the code under test also from another checkout.
+            env={k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
         )
         with open(root.parent / "server-stderr.log", "a", encoding="utf-8") as errlog:
             async with (
@@ -344,31 +348,33 @@ def _noise_floor(brief: dict[str, Any]) -> float:
     return float(re.search(r"noise floor ([\d.]+)", best).group(1))  # type: ignore[union-attr]
 
 
-def _claim_title(diff: dict[str, list[Any]], delta: float, floor: float) -> tuple[str, str]:
+def _claim_title(
+    diff: dict[str, list[Any]], delta: float, floor: float, platform: str
+) -> tuple[str, str]:
     """The claim a careful agent writes from one run's change, and its confidence."""
     (param, (old, new)) = next(iter(diff.items()))
     found = abs(delta) > floor  # program.md: within the noise floor there is no finding
     verb = ("lowers" if delta < 0 else "raises") if found else "barely changes"
-    title = f"Changing {param} from {old} to {new} {verb} val_bpb on {PLATFORM}"
+    title = f"Changing {param} from {old} to {new} {verb} val_bpb on {platform}"
     return title, "experimental" if found else "speculative"
 
 
-async def _iteration(client: ClientSession, corpus: Path, turn: int) -> str:
+async def _iteration(client: ClientSession, corpus: Path, turn: int, platform: str) -> str:
     """One turn of program.md: brief, lease, run, record, claim; the claim's title."""
-    brief = await call(client, "brief", platform=PLATFORM)
-    proposals = (await call(client, "list_proposals", platform=PLATFORM))["proposals"]
+    brief = await call(client, "brief", platform=platform)
+    proposals = (await call(client, "list_proposals", platform=platform))["proposals"]
     if not proposals:  # program.md: none fits, so plan one
-        proposals = (await call(client, "plan", platform=PLATFORM, seed=turn))["proposals"]
+        proposals = (await call(client, "plan", platform=platform, seed=turn))["proposals"]
     proposal = proposals[0]
     await call(client, "lease_proposal", proposal=proposal["id"])
     result = await call(
         client, "run", proposal=proposal["id"], seeds=1, device="cpu", threads=1, data=str(corpus)
     )
     runs = [run["record_id"] for run in result["runs"]]
-    board = await call(client, "leaderboard", platform=PLATFORM)
+    board = await call(client, "leaderboard", platform=platform)
     assert result["status"] != "crash" and board["runs"]
     delta = result["mean_val_bpb"] - result["baseline"]["val_bpb"]
-    title, confidence = _claim_title(result["config_diff"], delta, _noise_floor(brief))
+    title, confidence = _claim_title(result["config_diff"], delta, _noise_floor(brief), platform)
     ((param, (old, new)),) = result["config_diff"].items()
     effect = {"param": param, "from": old, "to": new, "metric": "val_bpb", "delta": delta}
     report = f"inbox/{Path(result['report']).name}"
@@ -377,24 +383,27 @@ async def _iteration(client: ClientSession, corpus: Path, turn: int) -> str:
         "write_claim",
         title=title,
         domain="optimizer",
-        description=f"One tiny-model run on {PLATFORM}, against the best run before it.",
+        description=f"One tiny-model run on {platform}, against the best run before it.",
         confidence=confidence,
         runs=runs,
         sources=[report],
-        effect={**effect, "n": 1, "platform": PLATFORM},
+        effect={**effect, "n": 1, "platform": platform},
     )
     return title
 
 
 @pytest.mark.slow
 def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) -> None:
+    from claimledger.trainer import identify_corpus  # not at the top: other tests import helpers
+
     root = init_workspace(tmp_path / "ws", "--no-git")
-    corpus = write_corpus(tmp_path / "corpus")
+    corpus = write_corpus(root / "corpus")  # runs train only on folders inside the workspace
+    platform = identify_corpus(Workspace.open(root), corpus)[1].platform(PLATFORM)
     tiny = {key: int(value) for key, value in (s.split("=") for s in TINY)}
 
     async def steps(client: ClientSession) -> tuple[list[str], dict[str, Any]]:
         # Setup step 5: no kept run yet, so the defaults (of the tiny model) first.
-        first = await call(client, "brief", platform=PLATFORM)
+        first = await call(client, "brief", platform=platform)
         assert "no kept run" in first["text"]
         baseline = dict(set=tiny, token_budget=4000, seeds=1, device="cpu", threads=1)
         baseline["data"] = str(corpus)
@@ -405,8 +414,8 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
 
         ran = await client.call_tool("run", baseline, progress_callback=on_progress)
         assert not ran.is_error and progress and progress[0].startswith("seed 0: step ")
-        titles = [await _iteration(client, corpus, turn) for turn in (1, 2)]
-        return titles, await call(client, "brief", platform=PLATFORM)
+        titles = [await _iteration(client, corpus, turn, platform) for turn in (1, 2)]
+        return titles, await call(client, "brief", platform=platform)
 
     titles, brief = with_server(root, steps)
     assert len(set(titles)) == 2
@@ -416,7 +425,7 @@ def test_a_scripted_agent_follows_program_md_for_two_iterations(tmp_path: Path) 
         meta = read_note(root / "kb" / "optimizer" / f"{title}.md").metadata
         assert len(meta["provenance"]["runs"]) == 1 and meta["provenance"]["sources"]
     ws = Workspace.open(root)
-    assert len(runs(ws, platform=PLATFORM)) == 3  # the baseline, then one seed per iteration
+    assert len(runs(ws, platform=platform)) == 3  # the baseline, then one seed per iteration
     assert len(list_proposals(ws, status="answered")) == 2 and active_leases(ws) == []
     assert len(list((root / "inbox").glob("*-run-report-*.md"))) == 3
     lint = subprocess.run([CLAIMLEDGER, "-C", str(root), "lint"], capture_output=True, text=True)

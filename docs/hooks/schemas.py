@@ -1,4 +1,4 @@
-"""mkdocs hook: renders every schemas/*.schema.json as a table where a page says <!-- schemas -->."""
+"""mkdocs hook: every schemas/*.schema.json as a table, where a page says <!-- schemas -->."""
 
 from __future__ import annotations
 

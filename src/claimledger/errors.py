@@ -18,6 +18,10 @@ class WorkspaceNotFoundError(ClaimledgerError):
     """No workspace root above the starting folder."""
 
 
+class InvalidArgumentError(ClaimledgerError):
+    """An argument the caller gave is refused: a usage error (the CLI exits with code 2)."""
+
+
 class ConfigError(ClaimledgerError):
     """claimledger.toml is unreadable or holds an invalid setting."""
 
@@ -60,3 +64,12 @@ class ProposalError(ClaimledgerError):
 
 class SourceError(ClaimledgerError):
     """An inbox source note cannot be written or read."""
+
+
+class CacheDamagedError(ClaimledgerError):
+    """A cache under .claimledger/ was found damaged and removed: what read it runs again, and
+    so rebuilds it from the files."""
+
+
+class TimeLimitError(ClaimledgerError):
+    """Work ran past the time limit it was given (see claimledger.deadline) and was stopped."""

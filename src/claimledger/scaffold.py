@@ -53,7 +53,7 @@ def init_workspace(root: Path, git: bool = True) -> InitResult:
     _write_schemas(root / config.layout.schemas_dir, result)
     _ensure_gitignore(root, result)
     if git and not (root / ".git").exists() and shutil.which("git"):
-        subprocess.run(["git", "init", "-q", str(root)], check=False)
+        subprocess.run(["git", "init", "-q", "--", str(root)], check=False)
         result.created.append(".git/")
     return result
 
@@ -126,7 +126,7 @@ def _write_config(root: Path, config: Config, result: InitResult) -> None:
     path = root / CONFIG_NAME
     if path.exists():
         return
-    header = "# claimledger workspace configuration; see docs/workspaces.md (Configuration) in the claimledger repository.\n"
+    header = "# claimledger workspace configuration; see docs/workspaces.md (Configuration).\n"
     write_text_atomic(path, header + tomli_w.dumps(config_to_dict(config)))
     result.created.append(CONFIG_NAME)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +32,8 @@ DEFAULT_DOMAINS = (
 SUFFIX_GLOB = re.compile(r"([^*?\[\]]+)/\*\*/\*([^*?\[\]/]*)\Z")
 # Folders never walked for notes: editor state, VCS, caches, virtual environments.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
+# The [layout] keys that name one folder each.
+FOLDER_KEYS = ("claims_dir", "inbox_dir", "ledger_dir", "schemas_dir", "cache_dir")
 
 
 @dataclass(frozen=True)
@@ -166,13 +168,18 @@ def _literal_prefix(pattern: str) -> str:
     return "/".join(parts)
 
 
-def walk_files(root: Path, start: str) -> list[str]:
-    """Relative posix paths of the files under root/start, skipping hidden folders."""
+def walk_files(root: Path, start: str, refused: list[str] | None = None) -> list[str]:
+    """Relative posix paths of the files under root/start, skipping hidden folders.
+
+    Symlinked folders are not walked. A symlink is listed only when it leads to a file that
+    the walk could list itself (see link_stays_inside); one that leads elsewhere is never
+    listed, so never read, and is added to `refused`."""
     # Plain strings, not pathlib: this runs once per file of a 25,000-note vault.
     found: list[str] = []
     base = str(root)
     stack = [os.path.join(base, start) if start else base]
     cut = len(base) + 1
+    real_root = ""  # resolved at the first symlink: most vaults have none
     while stack:
         folder = stack.pop()
         try:
@@ -185,9 +192,65 @@ def walk_files(root: Path, start: str) -> list[str]:
             if entry.is_dir(follow_symlinks=False):
                 if entry.name not in SKIPPED_DIRS:
                     stack.append(entry.path)
-            elif entry.is_file():
+            elif entry.is_file(follow_symlinks=False):
                 found.append(entry.path[cut:].replace(os.sep, "/"))
+            elif entry.is_symlink():
+                real_root = real_root or os.path.realpath(base)
+                if not link_stays_inside(entry.path, real_root):
+                    if refused is not None:
+                        refused.append(entry.path[cut:].replace(os.sep, "/"))
+                elif entry.is_file():  # another note of the workspace: fine to read
+                    found.append(entry.path[cut:].replace(os.sep, "/"))
     return found
+
+
+def link_stays_inside(path: str, real_root: str) -> bool:
+    """Whether the symlink `path` resolves inside `real_root` (a resolved workspace root), and
+    not into a hidden or skipped folder of it: notes come from collaborators, and a link to
+    /proc/self/environ, ~/.ssh or .git/config must not become a searchable, published note."""
+    try:
+        rel = os.path.relpath(os.path.realpath(path), real_root)
+    except ValueError:  # another drive (Windows)
+        return False
+    parts = rel.split(os.sep)
+    return not any(part.startswith(".") or part in SKIPPED_DIRS for part in parts)
+
+
+def check_layout(root: Path, layout: Layout) -> None:
+    """Refuse a [layout] folder or glob that leads outside the workspace (an absolute path,
+    `..`, or a symlink out of it): whoever can edit claimledger.toml must not make
+    claimledger write or read files elsewhere."""
+    top = root.resolve()
+    for key, value, folder in _layout_folders(layout):
+        problem = _escape_problem(top, value, folder)
+        if problem:
+            raise ConfigError(
+                f"[layout] {key} = {value!r} {problem}, outside the workspace: configured "
+                "paths must stay inside it",
+                root / CONFIG_NAME,
+            )
+
+
+def _escape_problem(top: Path, value: str, folder: str) -> str | None:
+    """How a configured path (whose folder part is `folder`) leaves the root `top`, if it does."""
+    if Path(value).is_absolute() or ".." in re.split(r"[/\\]", value):
+        return "is absolute or climbs out with `..`"
+    try:
+        target = (top / folder).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:  # a symlink loop, a NUL byte
+        return f"cannot be resolved ({exc})"
+    return None if target.is_relative_to(top) else f"leads through a symlink to {target}"
+
+
+def _layout_folders(layout: Layout) -> Iterator[tuple[str, str, str]]:
+    """(key, value, folder) for every [layout] folder, and the folder part of every claims
+    and sources glob: the places claimledger writes to or walks."""
+    for key in FOLDER_KEYS:
+        value = getattr(layout, key)
+        yield key, value, value
+    for key in ("claims", "sources"):
+        for pattern in getattr(layout, key):
+            yield key, pattern, _literal_prefix(pattern)
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -213,6 +276,9 @@ class Workspace:
 
     root: Path
     config: Config = field(default_factory=Config)
+
+    def __post_init__(self) -> None:
+        check_layout(self.root, self.config.layout)
 
     @classmethod
     def open(cls, start: Path | str | None = None) -> Workspace:
@@ -248,7 +314,7 @@ class Workspace:
     def _exclude(self) -> re.Pattern[str] | None:
         return any_glob(self.config.layout.exclude)
 
-    def _matching(self, patterns: tuple[str, ...]) -> list[str]:
+    def _matching(self, patterns: tuple[str, ...], refused: list[str] | None = None) -> list[str]:
         included = any_glob(patterns)
         excluded = self._exclude
         suffixes = _suffix_globs(patterns)
@@ -256,7 +322,7 @@ class Workspace:
             found = [
                 rel
                 for start, suffix in suffixes.items()
-                for rel in walk_files(self.root, start)
+                for rel in walk_files(self.root, start, refused)
                 if rel.endswith(suffix) and not (excluded and excluded.match(rel))
             ]
             return sorted(found)
@@ -267,7 +333,7 @@ class Workspace:
             starts = [""]
         result = set()
         for start in starts:
-            for rel in walk_files(self.root, start):
+            for rel in walk_files(self.root, start, refused):
                 if included and included.match(rel) and not (excluded and excluded.match(rel)):
                     result.add(rel)
         return sorted(result)
@@ -279,6 +345,14 @@ class Workspace:
     def source_files(self) -> list[str]:
         """Relative paths of the files matched by the sources globs."""
         return self._matching(self.config.layout.sources)
+
+    def refused_links(self) -> list[str]:
+        """The symlinks in the note folders that lead out of the workspace (see walk_files)."""
+        refused: list[str] = []
+        self._matching(self.config.layout.claims, refused)
+        self._matching(self.config.layout.sources, refused)
+        excluded = self._exclude
+        return sorted({rel for rel in refused if not (excluded and excluded.match(rel))})
 
     def note_files(self) -> dict[str, str]:
         """Every note file with its role (`claim` area or `source` area); sources win ties."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,14 +21,15 @@ PLATFORM = f"cpu-{os.cpu_count()}core-tok4K"
 def test_loop_runs_two_iterations_end_to_end(workspace: Path, corpus: Path) -> None:
     (workspace / "claimledger.toml").write_text('[inbox]\nsimilarity = "lexical"\n')
     ws = Workspace.open(workspace)
+    data = shutil.copytree(corpus, workspace / "corpus")  # runs train only inside the workspace
     overrides = dict(setting.split("=") for setting in TINY)
-    options = TrainerOptions(data=corpus, device="cpu", threads=1, overrides=overrides)
+    options = TrainerOptions(data=data, device="cpu", threads=1, overrides=overrides)
     events: list[str] = []
     result = run_loop(ws, 2, 1, options=options, platform=PLATFORM, on_event=events.append)
 
-    assert len(result.iterations) == 2 and result.platform == PLATFORM
+    assert len(result.iterations) == 2 and result.platform.startswith(f"{PLATFORM}-corpus")
     assert events[0].startswith("[baseline]") and any(e.startswith("[2/2]") for e in events)
-    recorded = runs(ws, platform=PLATFORM)
+    recorded = runs(ws, platform=result.platform)
     assert len(recorded) == 3  # the baseline, then one seed per iteration
     answered = list_proposals(ws, status="answered")
     assert {p.id for p in answered} == {it.proposal for it in result.iterations}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +23,13 @@ CLAIMLEDGER = str(Path(sys.executable).with_name("claimledger"))
 
 
 def claimledger_run(root: Path, corpus: Path, *args: str, code: int = 0) -> dict[str, Any]:
-    """`claimledger run` as a subprocess on the tiny model; its --json output."""
+    """`claimledger run` as a subprocess on the tiny model, on a copy of the corpus inside the
+    workspace (a run trains on nothing outside it); its --json output."""
+    data = root / "corpus"
+    if not data.exists():
+        shutil.copytree(corpus, data)
     command = [CLAIMLEDGER, "-C", str(root), "run", "--json"]
-    command += ["--token-budget", TOKENS, "--data", str(corpus), "--device", "cpu"]
+    command += ["--token-budget", TOKENS, "--data", str(data), "--device", "cpu"]
     command += ["--threads", "1", *(f"--set={s}" for s in TINY), *args]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == code, done.stderr
@@ -47,7 +52,8 @@ def git_workspace(workspace: Path) -> Path:
 def test_run_records_each_seed_and_writes_a_run_report(git_workspace: Path, corpus: Path) -> None:
     ws = Workspace.open(git_workspace)
     first = claimledger_run(git_workspace, corpus, "--seeds", "2")
-    assert first["platform"] == first["platform"].split("-tok")[0] + "-tok4K"
+    assert first["corpus"]["name"] == "corpus"  # its own platform: -tok4K-corpus<hash>
+    assert first["platform"].split("-")[-2:] == ["tok4K", f"corpus{first['corpus']['hash'][:8]}"]
     assert first["branch"] == "research/tiny" and first["commit"] == "uncommitted"
     assert [r["seed"] for r in first["runs"]] == [0, 1]
     assert first["status"] == "keep" and first["baseline"] is None

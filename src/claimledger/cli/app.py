@@ -9,10 +9,13 @@ from typing import Any
 
 import click
 
-from claimledger.errors import ClaimledgerError
+from claimledger.errors import CacheDamagedError, ClaimledgerError, InvalidArgumentError
 from claimledger.workspace import Workspace
 
 log = logging.getLogger("claimledger")
+# Kept in the context: the command line, to run it again, and how many times it was.
+ARGS_KEY = "claimledger.args"
+RERUNS_KEY = "claimledger.reruns"
 
 
 class State:
@@ -30,14 +33,36 @@ class State:
 
 
 class ClaimledgerGroup(click.Group):
-    """A group that turns library errors into `Error: <file>: <problem>` and exit code 1."""
+    """A group that turns library errors into `Error: <file>: <problem>` and exit code 1
+    (2 for a refused argument, as click does for usage errors)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta.setdefault(ARGS_KEY, list(args))  # to run the command again: see invoke
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ClaimledgerError as exc:
+            if isinstance(exc, CacheDamagedError) and _may_run_again(ctx):
+                return self._invoke_again(ctx)
             report_error(exc, json_mode=_json_requested(ctx))
-            ctx.exit(1)
+            ctx.exit(2 if isinstance(exc, InvalidArgumentError) else 1)
+
+    def _invoke_again(self, ctx: click.Context) -> Any:
+        """Run the whole command again after a query met a damaged cache: the file is gone, and
+        the command rebuilds it from the files on its way. The library's own queries run again
+        where they stand; this is for the commands' own, which read before they write."""
+        again = self.make_context(ctx.info_name, list(ctx.meta[ARGS_KEY]), parent=ctx.parent)
+        again.meta[RERUNS_KEY] = ctx.meta.get(RERUNS_KEY, 0) + 1
+        with again:
+            return self.invoke(again)
+
+
+def _may_run_again(ctx: click.Context) -> bool:
+    from claimledger.sqlite_cache import REPAIR_ATTEMPTS  # here: sqlite3 slows down --help
+
+    return ctx.meta.get(RERUNS_KEY, 0) < REPAIR_ATTEMPTS - 1
 
 
 def _json_requested(ctx: click.Context) -> bool:

@@ -72,11 +72,12 @@ def index(state: Any, rebuild: bool, as_json: bool) -> None:
     """Bring the SQLite cache (.claimledger/index.sqlite) up to date with the notes.
 
     Only changed files are read again. The cache is derived data: deleting it loses nothing.
-    Every other command refreshes the index on its own; run this to see what changed.
+    Every other command refreshes the index on its own; run this to see what changed. This
+    one also checks every page of the cache, and rebuilds a damaged one.
     """
     from claimledger.kb import update_index
 
-    stats = update_index(state.workspace, _progress_bar("indexing"), rebuild=rebuild)
+    stats = update_index(state.workspace, _progress_bar("indexing"), rebuild=rebuild, check=True)
     if as_json:
         echo_json(stats.__dict__)
         return
@@ -106,10 +107,12 @@ def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
 def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
     """Report problems in the vault; exit 1 when there are findings.
 
-    Checks: broken YAML (with its line), schema violations and missing fields (against
-    schemas/), dangling and ambiguous [[links]], duplicate titles, title/file-name mismatches,
-    unknown domains, depends_on cycles, provenance (runs and branches the ledger does not know,
-    once it has records) and what Obsidian cannot read well (file names, property types).
+    Checks: broken YAML (with its line), frontmatter with no closing `---`, notes over the
+    size limit, symlinks that lead out of the workspace (never read), schema violations and
+    missing fields (against schemas/), dangling and ambiguous [[links]], duplicate titles,
+    title/file-name mismatches, unknown domains, depends_on cycles, provenance (runs and
+    branches the ledger does not know, once it has records) and what Obsidian cannot read
+    well (file names, property types).
 
     \b
     Examples:
@@ -176,12 +179,18 @@ def search(
 ) -> None:
     """Full-text search over titles, descriptions and bodies (best match first).
 
+    Every word is required. Of a long query only the first distinct words are searched for,
+    with a warning; an oversized one (over 4 KB) is refused with exit code 2.
+
     \b
     Example:
       claimledger search "warmup learning rate" --type claim
     """
-    from claimledger.kb import open_index, search_notes
+    from claimledger.kb import open_index, query_note, search_notes
 
+    note = query_note(query)  # refuses an oversized query before any work
+    if note:
+        click.echo(f"warning: {note}", err=True)
     with open_index(state.workspace) as conn:
         hits = search_notes(conn, query, limit, note_type, domain)
     if as_json:

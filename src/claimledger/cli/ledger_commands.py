@@ -532,7 +532,8 @@ def retract_command(
 def index_command(state: Any, rebuild: bool, as_json: bool) -> None:
     """Bring the ledger index (.claimledger/ledger.sqlite) up to date and report.
 
-    Every other command does this on its own; deleting the index loses nothing.
+    Every other command does this on its own; deleting the index loses nothing. This one
+    also checks every page of the index, and rebuilds a damaged one.
 
     \b
     Example:
@@ -544,7 +545,7 @@ def index_command(state: Any, rebuild: bool, as_json: bool) -> None:
     from claimledger.ledger import refresh
 
     started = time.perf_counter()
-    result = rebuild_index(state.workspace) if rebuild else refresh(state.workspace)
+    result = rebuild_index(state.workspace) if rebuild else refresh(state.workspace, check=True)
     info = {**result.__dict__, "seconds": round(time.perf_counter() - started, 3)}
     if as_json:
         echo_json(info)

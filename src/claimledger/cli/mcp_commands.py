@@ -12,8 +12,20 @@ import click
 
 @click.command("mcp")
 @click.option("--agent", help="Who the tools act as (default: $CLAIMLEDGER_AGENT or user@host).")
+@click.option(
+    "--tool-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Time limit of one tool call (default: [mcp] tool_seconds, else 60).",
+)
+@click.option(
+    "--run-seconds",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Time limit of one call of the run tool (default: [mcp] run_seconds, else 3600).",
+)
 @click.pass_obj
-def mcp(state: Any, agent: str | None) -> None:
+def mcp(
+    state: Any, agent: str | None, tool_seconds: float | None, run_seconds: float | None
+) -> None:
     """Serve this workspace's tools to an agent over stdio (Model Context Protocol).
 
     Tools: search_claims, read_claim, neighbourhood, brief, leaderboard, best_config,
@@ -21,14 +33,20 @@ def mcp(state: Any, agent: str | None) -> None:
     enrich_claim. An agent client starts this command itself; see docs/mcp.md for
     the lines that connect Claude Code, Claude Desktop, Cursor and other clients.
 
+    Each call is bounded: its arguments in size, its work in time (past the limit the agent
+    gets an error and the work stops). When the client closes stdin, the server exits.
+
     \b
     Examples:
       claimledger -C ~/research mcp --agent alice
       claude mcp add claimledger -- claimledger -C ~/research mcp
     """
     from claimledger.mcp import serve
+    from claimledger.mcp.limits import CallLimits
 
-    serve(state.workspace, agent)
+    ws = state.workspace
+    limits = CallLimits.from_workspace(ws, tool_seconds=tool_seconds, run_seconds=run_seconds)
+    serve(ws, agent, limits)
 
 
 COMMANDS = [mcp]

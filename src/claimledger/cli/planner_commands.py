@@ -148,7 +148,11 @@ def plan_command(
 @click.option("--seeds", type=click.IntRange(min=1), default=2, show_default=True)
 @platform_option
 @click.option("--strategy", type=click.Choice(["claims", "tpe", "random"]), default="claims")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Text folder.")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of text files inside the workspace (default: the bundled corpus).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
 @click.option("--threads", type=int, help="CPU threads for the trainer.")
 @click.option("--agent", help="Who runs it (default: $CLAIMLEDGER_AGENT or user@host).")

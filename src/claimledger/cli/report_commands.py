@@ -20,7 +20,8 @@ from claimledger.cli.output import echo_json, with_json
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("site"),
     show_default=True,
-    help="Folder to write the site into (created; pages in it are replaced).",
+    help="Folder to write the site into (created; pages in it are replaced; refused when "
+    "a symbolic link is inside it).",
 )
 @click.option("--workers", type=int, help="Processes that write note pages (default: CPUs).")
 @with_json

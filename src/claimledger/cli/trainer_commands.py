@@ -79,7 +79,11 @@ def _print_result(result: Any) -> None:
 @click.option("--proposal", help="The planner proposal these runs answer (its --set by default).")
 @click.option("--branch", help="Research branch (default: the workspace's git branch, or main).")
 @click.option("--agent", help="Who runs it (default: $CLAIMLEDGER_AGENT or user@host).")
-@click.option("--data", type=click.Path(file_okay=False, path_type=Path), help="Text folder.")
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder of text files inside the workspace (default: the bundled corpus).",
+)
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
 @click.option("--threads", type=int, help="CPU threads (default: one per core).")
 @with_json

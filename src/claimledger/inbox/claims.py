@@ -10,9 +10,10 @@ inside the claims folder.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from filelock import FileLock
@@ -20,6 +21,7 @@ from filelock import FileLock
 from claimledger.errors import ClaimledgerError
 from claimledger.inbox.dedup import ClaimEntry
 from claimledger.inbox.extractors.base import Candidate, Context, SourceDoc
+from claimledger.inbox.settings import Settings
 from claimledger.kb.notes import read_note, write_note
 from claimledger.kb.titles import (
     FORBIDDEN_CHARS,
@@ -30,10 +32,12 @@ from claimledger.kb.titles import (
     title_problem,
 )
 
+log = logging.getLogger("claimledger.inbox")
 INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
 EVIDENCE_HEADING = "## Evidence"
 MAX_DESCRIPTION_CHARS = 600
 MIN_TITLE_WORDS = 3
+MAX_RELATED = 10
 
 
 def safe_title(raw: Any) -> str | None:
@@ -86,13 +90,52 @@ class Outcome:
 def apply_extraction(ctx: Context, source: SourceDoc, candidates: list[Candidate]) -> Outcome:
     """Write the candidates as new claims or enrichments; refused ones are listed."""
     outcome = Outcome()
-    for candidate in candidates:
+    for candidate in within_limits(candidates, source, ctx.settings, outcome):
         title = safe_title(candidate.title)
         if title is None:
             outcome.add(outcome.rejected, f"unsafe title {str(candidate.title)[:60]!r}")
             continue
         _apply_candidate(ctx, source, candidate, title, outcome)
     return outcome
+
+
+def within_limits(
+    candidates: list[Candidate], source: SourceDoc, settings: Settings, outcome: Outcome
+) -> list[Candidate]:
+    """At most `max_claims` candidates, each cut to the title and body byte limits.
+
+    Every extractor's output passes here, and none is trusted: one hostile LLM answer could
+    otherwise write hundreds of claims or a megabyte note. What is dropped is logged."""
+    kept = candidates[: settings.max_claims]
+    dropped = len(candidates) - len(kept)
+    if dropped:
+        log.warning(
+            "%s: %d claims over inbox.max_claims (%d) dropped", source.rel, dropped, len(kept)
+        )
+        outcome.add(outcome.rejected, f"{dropped} claims over max_claims {len(kept)} dropped")
+    return [_cut_candidate(candidate, source, settings) for candidate in kept]
+
+
+def _cut_candidate(candidate: Candidate, source: SourceDoc, settings: Settings) -> Candidate:
+    """The candidate with each text over its byte limit cut (and logged)."""
+    limits = {
+        "title": settings.max_title_bytes,
+        "description": settings.max_body_bytes,
+        "body": settings.max_body_bytes,
+        "evidence": settings.max_body_bytes,
+    }
+    cuts: dict[str, Any] = {}
+    for name, limit in limits.items():
+        data = str(getattr(candidate, name) or "").encode()
+        if len(data) > limit:
+            cuts[name] = data[:limit].decode("utf-8", "ignore")  # a split character goes
+            title = str(candidate.title)[:60]
+            log.warning(
+                "%s: %s of %r cut from %d to %d bytes", source.rel, name, title, len(data), limit
+            )
+    if len(candidate.related) > MAX_RELATED:
+        cuts["related"] = candidate.related[:MAX_RELATED]
+    return replace(candidate, **cuts) if cuts else candidate
 
 
 def _apply_candidate(

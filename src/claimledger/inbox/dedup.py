@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from claimledger.kb import normalize_key, open_index
+from claimledger.sqlite_cache import guarded, retrying
 from claimledger.workspace import Workspace
 
 EMBED_DIM = 384
@@ -93,10 +94,13 @@ class EmbeddingBackend:
         conn.execute("CREATE TABLE IF NOT EXISTS vectors(key TEXT PRIMARY KEY, vec BLOB)")
         return conn
 
+    # A damaged cache file is removed (and filled again) without a lock: it has no writer lock,
+    # and the worst a race can do is to lose vectors that are then computed again.
+    @retrying
     def _lookup(self, keys: set[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         ordered = sorted(keys)
-        with closing(self._connect()) as conn:
+        with guarded(self.cache_path), closing(self._connect()) as conn:
             for start in range(0, len(ordered), 500):  # SQLite caps bound parameters
                 chunk = ordered[start : start + 500]
                 marks = ",".join("?" * len(chunk))
@@ -105,8 +109,9 @@ class EmbeddingBackend:
                     found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    @retrying
     def _store(self, vectors: dict[str, np.ndarray]) -> None:
-        with closing(self._connect()) as conn, conn:
+        with guarded(self.cache_path), closing(self._connect()) as conn, conn:
             conn.executemany(
                 "INSERT OR REPLACE INTO vectors VALUES (?, ?)",
                 [(k, v.tobytes()) for k, v in vectors.items()],
@@ -241,6 +246,7 @@ def _best_first(scores: np.ndarray, m: int) -> Iterator[int]:
     yield from (int(i) for i in np.argsort(-scores, kind="stable") if int(i) not in chosen)
 
 
+@retrying
 def read_claims(ws: Workspace) -> list[ClaimEntry]:
     """The claims of a workspace as index entries, read through the kb's SQLite index."""
     query = "SELECT path, stem, description, metadata FROM notes WHERE role = 'claim'"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from filelock import FileLock, Timeout
 
 from claimledger.inbox.settings import Settings
 from claimledger.kb.notes import Note, read_note, write_note
-from claimledger.workspace import Workspace
+from claimledger.workspace import Workspace, link_stays_inside
 
 LEASE_FIELDS = ("lease_owner", "lease_expires")
 FINAL = ("processed", "null-result")
@@ -70,10 +71,13 @@ def is_open(meta: dict[str, Any], now: dt.datetime) -> bool:
 def take(
     ws: Workspace, path: Path, owner: str, settings: Settings, now: dt.datetime | None = None
 ) -> Lease | None:
-    """Lease a waiting source for `owner`; None when it is done, held or unreadable YAML."""
+    """Lease a waiting source for `owner`; None when it is done, held, unreadable YAML or a
+    symlink out of the workspace (checked again here: it may have been swapped in since)."""
     now = now or utcnow()
     try:
         with _lock(ws, path):
+            if not link_stays_inside(str(path), os.path.realpath(ws.root)):
+                return None
             note = read_note(path)
             if note.problems or not is_open(note.metadata, now):
                 return None

@@ -16,7 +16,7 @@ SIMILARITY_BACKENDS = ("embedding", "lexical")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the inbox worker; see README, section Inbox."""
+    """Every knob of the inbox worker; see docs/inbox.md."""
 
     extractor: str = "offline"
     lease_seconds: float = 600.0
@@ -25,7 +25,9 @@ class Settings:
     duplicate_threshold: float = 0.88  # at or above: enrich the existing claim
     review_threshold: float = 0.7  # at or above (below duplicate): flag possible-duplicate
     link_threshold: float = 0.35  # at or above: link the new claim to the existing one
-    max_claims: int = 5  # per source, offline extractor
+    max_claims: int = 5  # per source, every extractor: the excess is dropped
+    max_title_bytes: int = 1_000  # of a proposed title (UTF-8), before it is cleaned
+    max_body_bytes: int = 20_000  # of a proposed body, description or evidence (UTF-8)
     related_claims: int = 5  # similar existing claims shown to the LLM and linked
     model: str | None = None
     api_base: str | None = None
@@ -61,4 +63,9 @@ class Settings:
         if self.max_attempts < 1 or self.concurrency < 1 or self.lease_seconds <= 0:
             raise ConfigError(
                 "inbox.max_attempts, concurrency and lease_seconds must be positive", CONFIG_NAME
+            )
+        if min(self.max_claims, self.max_title_bytes, self.max_body_bytes) < 1:
+            raise ConfigError(
+                "inbox.max_claims, max_title_bytes and max_body_bytes must be positive",
+                CONFIG_NAME,
             )

@@ -18,7 +18,7 @@ from typing import Any
 from claimledger.errors import SourceError
 from claimledger.kb.notes import json_safe, parse_text, read_note, render_note, write_text_atomic
 from claimledger.schemas import validation_errors
-from claimledger.workspace import Workspace
+from claimledger.workspace import Workspace, any_glob
 
 MAX_SLUG_CHARS = 60
 STATUSES = ("unprocessed", "processing", "processed", "null-result")
@@ -150,8 +150,17 @@ def source_info(ws: Workspace, path: Path) -> SourceInfo:
     )
 
 
-def source_paths(ws: Workspace) -> list[Path]:
-    """Every source note file of the workspace (by the layout's source globs), sorted."""
+def source_paths(ws: Workspace, outside: dict[str, str] | None = None) -> list[Path]:
+    """Every source note file of the workspace (by the layout's source globs), sorted.
+
+    A symlink to a file outside the workspace (`/etc/passwd`, a file of another vault) is never
+    listed (see Workspace.refused_links): reading it would copy that file into the vault. With
+    `outside`, such links among the sources are named there with the reason."""
+    if outside is not None:
+        sources = any_glob(ws.config.layout.sources)
+        for rel in ws.refused_links():
+            if sources and sources.match(rel):
+                outside[rel] = "a symlink to a file outside the workspace: not read"
     return [ws.root / rel for rel in ws.source_files() if rel.endswith(".md")]
 
 

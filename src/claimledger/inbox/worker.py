@@ -259,20 +259,20 @@ def _detail(result: SourceResult) -> str:
 def waiting_sources(ws: Workspace, skipped: dict[str, str] | None = None) -> list[Path]:
     """Sources a worker may take now: unprocessed, or processing under an expired lease.
 
-    Sources it cannot safely edit (not UTF-8, broken YAML) go into `skipped` with the reason:
-    rewriting fields of a note whose YAML does not parse could lose what a human wrote."""
+    Sources it cannot safely edit (not UTF-8, broken YAML) or must not read (a symlink out of
+    the workspace) go into `skipped` with the reason: rewriting fields of a note whose YAML does
+    not parse could lose what a human wrote."""
     now = lifecycle.utcnow()
     waiting = []
-    for path in source_paths(ws):
+    skipped = {} if skipped is None else skipped
+    for path in source_paths(ws, outside=skipped):
         try:
             note = read_note(path)
         except ClaimledgerError as exc:
-            if skipped is not None:
-                skipped[ws.relative(path)] = exc.problem
+            skipped[ws.relative(path)] = exc.problem
             continue
         if note.problems:
-            if skipped is not None:
-                skipped[ws.relative(path)] = note.problems[0].message
+            skipped[ws.relative(path)] = note.problems[0].message
         elif lifecycle.is_open(note.metadata, now):
             waiting.append(path)
     return waiting

@@ -5,6 +5,7 @@ Public API:
     scan_body, Link                          -- [[wiki-links]] in a body
     update_index, open_index, IndexStats     -- the rebuildable SQLite cache
     find_note, show_note, search_notes       -- reading through the index
+    query_note, MAX_QUERY_BYTES              -- the bounds of a search query
     build_graph, summarize, export_graph     -- the networkx graph
     lint, Finding                            -- problems in the vault
     new_claim, check_title, title_problem    -- safe titles and new claims
@@ -19,12 +20,13 @@ from claimledger.kb.links import Link, normalize_key, scan_body
 from claimledger.kb.lint import Finding, lint
 from claimledger.kb.notes import Note, parse_text, read_note, write_note
 from claimledger.kb.obsidian import obsidian_check
-from claimledger.kb.queries import find_note, search_notes, show_note
+from claimledger.kb.queries import MAX_QUERY_BYTES, find_note, query_note, search_notes, show_note
 from claimledger.kb.rename import rename_note
 from claimledger.kb.review import ReviewItem, accept, merge, reject, retire, review_queue
 from claimledger.kb.titles import check_title, new_claim, title_problem
 
 __all__ = [
+    "MAX_QUERY_BYTES",
     "Finding",
     "IndexStats",
     "Link",
@@ -43,6 +45,7 @@ __all__ = [
     "obsidian_check",
     "open_index",
     "parse_text",
+    "query_note",
     "read_note",
     "reject",
     "rename_note",

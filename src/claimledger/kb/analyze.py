@@ -17,7 +17,7 @@ from typing import Any
 
 from claimledger.errors import NoteError
 from claimledger.kb.links import BodyScan, Link, frontmatter_links, normalize_key, scan_body
-from claimledger.kb.notes import Note, Problem, json_safe, parse_text
+from claimledger.kb.notes import Note, Problem, json_safe, parse_text, read_capped, too_large
 from claimledger.schemas import validation_errors
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ LINK_FIELDS = {
 }
 # Key kinds in order of precedence when two notes answer to the same name.
 KEY_RANK = {"stem": 0, "alias": 1, "title": 2, "h1": 3}
+TOO_LARGE_DIGEST = "too-large"
 
 
 @dataclass
@@ -60,7 +61,7 @@ def analyze_files(
     The work goes stage by stage over all the files rather than file by file, so that each
     stage's code stays hot in the CPU's caches: 10-15% faster on a batch of 1,000 notes."""
     read = {i: r for i, (rel, _) in enumerate(items) if (r := _try_read(root, rel))}
-    digests = {i: hashlib.sha256(data).hexdigest() for i, (data, _) in read.items()}
+    digests = {i: _digest(data) for i, (data, _) in read.items()}
     notes = {i: _parse(data, items[i][0]) for i, (data, _) in read.items()}
     scans = {i: scan_body(note.body, note.body_line) for i, note in notes.items()}
     results: list[AnalyzedNote | None] = [None] * len(items)
@@ -72,16 +73,25 @@ def analyze_files(
     return results
 
 
-def _try_read(root: Path, rel: str) -> tuple[bytes, os.stat_result] | None:
+def _try_read(root: Path, rel: str) -> tuple[bytes | None, os.stat_result] | None:
     try:
-        return _read(os.path.join(root, rel))
+        return read_capped(os.path.join(root, rel))
     except OSError as exc:  # vanished or unreadable: skipped, with a log line
         log.warning("%s: cannot read: %s", rel, exc.strerror or exc)
         return None
 
 
-def _parse(data: bytes, rel: str) -> Note:
-    """The note in a file's bytes; bytes that are not UTF-8 become a problem, not a crash."""
+def _digest(data: bytes | None) -> str:
+    # A note over the size limit is indexed by its name only, whatever its bytes: one digest
+    # for all of them, so that its growing further only restamps its row.
+    return TOO_LARGE_DIGEST if data is None else hashlib.sha256(data).hexdigest()
+
+
+def _parse(data: bytes | None, rel: str) -> Note:
+    """The note in a file's bytes; bytes that are not UTF-8 become a problem, not a crash,
+    and a file over the size limit (None) an empty note with a problem."""
+    if data is None:
+        return Note("", "", "", "", problems=[Problem("note-too-large", too_large())])
     try:
         return parse_text(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -89,19 +99,6 @@ def _parse(data: bytes, rel: str) -> Note:
         note = parse_text(data.decode("utf-8", errors="replace"))
         note.problems.insert(0, Problem("encoding", error.problem))
         return note
-
-
-def _read(path: str) -> tuple[bytes, os.stat_result]:
-    """A file's bytes and its stat, taken from one open file (plain os calls: this is hot)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        stat = os.fstat(fd)
-        parts = [os.read(fd, stat.st_size + 1)]
-        while parts[-1]:  # the file grew since fstat: read on to its end
-            parts.append(os.read(fd, 1 << 16))
-        return b"".join(parts), stat
-    finally:
-        os.close(fd)
 
 
 def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -> None:
@@ -125,7 +122,8 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
     links = [("link", link) for link in scan.links] + _field_links(metadata)
     result.link_rows = [_link_row(kind, link) for kind, link in links]
     result.problems = list(note.problems) + _schema_problems(note_type, metadata, schemas_dir, note)
-    if not note.has_frontmatter and result.role == "source":
+    # An unreadable frontmatter (too large, unclosed, not UTF-8) is reported as such already.
+    if not note.has_frontmatter and result.role == "source" and not note.problems:
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
     description = result.fields["description"] or ""
     result.search_text = f"{description}\n{note.body}"  # the title has a column of its own

@@ -9,8 +9,13 @@ process that cannot be parallel, so this keeps its share of the work small.
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import os
+import signal
 import sqlite3
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
@@ -24,6 +29,8 @@ PARALLEL_THRESHOLD = 400
 # Files per batch: large batches cost less each, but each worker should get several of them.
 CHUNK = 1000
 MIN_CHUNK = 100
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_S = 0.5  # where Linux cannot signal a worker, it looks for its parent this often
 # The index tables a batch fills, with the column that names the note in each.
 ROW_TABLES = {"notes": "id", "keys": "note_id", "links": "note_id", "problems": "note_id"}
 ROW_TABLES_SQL = """
@@ -73,7 +80,9 @@ def analyzed_batches(
         batches = (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
         yield from _numbered(batches, len(chunks))
         return
-    pool = ProcessPoolExecutor(max_workers=workers)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
+    )
     try:
         # The workers are forked at the first submit. Objects frozen then are never visited by
         # the workers' collector, so the memory pages they share with this process stay shared.
@@ -85,6 +94,41 @@ def analyzed_batches(
         yield from _numbered((job.result() for job in jobs), len(chunks))
     finally:  # when the caller stops early (an error), drop the batches not yet started
         pool.shutdown(cancel_futures=True)
+
+
+def exit_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it dies, even by
+    kill -9, which runs no clean-up. Else the worker lives on, orphaned: it finishes its
+    batches for nobody, then waits forever on a queue whose other end its siblings hold open."""
+    if not _kill_on_parent_death():
+        threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True).start()
+    # A parent that died before the line above took effect is gone already. (A worker started
+    # by a fork server, the default from Python 3.14, is the server's child, not `parent`'s;
+    # the server ends when `parent` does.)
+    if os.getppid() != parent and multiprocessing.get_start_method() != "forkserver":
+        os._exit(1)
+
+
+def _kill_on_parent_death() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where that cannot be done.
+
+    Linux sends the signal when the parent's *thread* that forked this process ends: the pool
+    is forked by the thread that runs analyzed_batches, and shut down before it returns."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
 
 
 def _numbered(batches: Iterator[Batch], total: int) -> Iterator[Batch]:

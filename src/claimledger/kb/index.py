@@ -22,15 +22,18 @@ from typing import NamedTuple
 
 from filelock import FileLock
 
+from claimledger.deadline import interrupt_when_expired
 from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches, worker_count
 from claimledger.kb.notes import Problem
 from claimledger.schemas import schemas_fingerprint
+from claimledger.sqlite_cache import discard, file_problem, guarded, retrying
 from claimledger.workspace import Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4  # 4: unclosed frontmatter, notes over the size limit, bounded YAML
 DB_NAME = "index.sqlite"
+LOCK_NAME = "index.lock"
 # Page caches (negative: KiB): a large one for incremental updates, which touch index pages all
 # over; a small one for a full load, so that pages go to disk as the load runs, not all at the
 # commit, when nothing else is left to run in parallel.
@@ -83,6 +86,11 @@ def db_path(ws: Workspace) -> Path:
     return ws.cache_dir / DB_NAME
 
 
+def lock_path(ws: Workspace) -> Path:
+    """The lock that writers of the index hold."""
+    return ws.cache_dir / LOCK_NAME
+
+
 def connect(ws: Workspace) -> sqlite3.Connection:
     """Open the index database (creating its tables), with rows addressable by name."""
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -103,10 +111,14 @@ def _create_indexes(conn: sqlite3.Connection) -> None:
 
 @contextmanager
 def open_index(ws: Workspace, refresh: bool = True) -> Iterator[sqlite3.Connection]:
-    """A connection to an up-to-date index (refreshed first unless refresh=False)."""
+    """A connection to an up-to-date index (refreshed first unless refresh=False).
+
+    A damaged page met by a query removes the file and raises CacheDamagedError: the caller
+    runs again (see sqlite_cache.retrying), and the refresh rebuilds the file."""
     if refresh:
         update_index(ws)
-    with closing(connect(ws)) as conn:
+    with guarded(db_path(ws), lock_path(ws)), closing(connect(ws)) as conn:
+        interrupt_when_expired(conn)  # a caller's time limit stops a runaway query
         yield conn
 
 
@@ -120,20 +132,27 @@ def hash_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+@retrying
 def update_index(
-    ws: Workspace, progress: Callable[[int, int], None] | None = None, rebuild: bool = False
+    ws: Workspace,
+    progress: Callable[[int, int], None] | None = None,
+    rebuild: bool = False,
+    check: bool = False,
 ) -> IndexStats:
-    """Bring the index up to date with the note files; returns what changed."""
+    """Bring the index up to date with the note files; returns what changed.
+
+    A damaged index file is rebuilt. With `check` (and `rebuild`), every page is checked
+    first, which finds damage that no query has met yet."""
     start = time.perf_counter()
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(ws.cache_dir / "index.lock"), timeout=120):
-        stats = _update_locked(ws, progress, rebuild)
+    with FileLock(str(lock_path(ws)), timeout=120), guarded(db_path(ws)):
+        stats = _update_locked(ws, progress, rebuild, check)
     stats.seconds = time.perf_counter() - start
     return stats
 
 
 def _update_locked(
-    ws: Workspace, progress: Callable[[int, int], None] | None, rebuild: bool
+    ws: Workspace, progress: Callable[[int, int], None] | None, rebuild: bool, check: bool
 ) -> IndexStats:
     stats = IndexStats()
     fingerprint = _fingerprint(ws)
@@ -142,7 +161,7 @@ def _update_locked(
     load = partial(
         _load_all, ws=ws, files=files, fingerprint=fingerprint, progress=progress, stats=stats
     )
-    conn = _open_existing(ws)
+    conn = _open_existing(ws, deep=rebuild or check)
     if conn is None:
         stats.rebuilt = True
         _build_new_file(db_path(ws), load)
@@ -166,21 +185,21 @@ def _update_locked(
     return stats
 
 
-def _open_existing(ws: Workspace) -> sqlite3.Connection | None:
-    """A connection to the index database; None when there is none (a damaged one is removed)."""
-    if not db_path(ws).exists():
+def _open_existing(ws: Workspace, deep: bool) -> sqlite3.Connection | None:
+    """A connection to the index database; None when there is none (a damaged one is removed:
+    one that is truncated or has no valid header, or with `deep`, any damaged page)."""
+    path = db_path(ws)
+    if problem := file_problem(path, deep):
+        discard(path, problem)
+    if not path.exists():
         return None
-    conn = None
+    conn = connect(ws)
     try:
-        conn = connect(ws)
         _meta(conn, "fingerprint")  # a first read: a damaged file fails here, not later
-        return conn
-    except sqlite3.DatabaseError:
-        log.warning("index database is damaged; rebuilding it from the files")
-    if conn is not None:
+    except BaseException:
         conn.close()
-    _remove_db(ws)
-    return None
+        raise
+    return conn
 
 
 def _build_new_file(target: Path, load: Callable[[sqlite3.Connection], None]) -> None:
@@ -238,11 +257,6 @@ def _set_fts_merging(conn: sqlite3.Connection, settings: dict[str, int]) -> None
 def _attach_batch(conn: sqlite3.Connection) -> None:
     """The schema that each batch from the workers is loaded into (outside any transaction)."""
     conn.execute("ATTACH ':memory:' AS batch")
-
-
-def _remove_db(ws: Workspace) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{db_path(ws)}{suffix}").unlink(missing_ok=True)
 
 
 def _meta(conn: sqlite3.Connection, key: str) -> str | None:

@@ -1,7 +1,8 @@
 """Lint: every problem in the vault, each naming its file, line and kind.
 
 Per-file problems (broken YAML, schema violations, missing fields) come from the index, where
-they were found while analysing the file; vault-wide ones (dangling or ambiguous links,
+they were found while analysing the file; symlinks that lead out of the workspace, which the
+index never reads, from a walk of the note folders; vault-wide ones (dangling or ambiguous links,
 duplicate titles, title/file-name mismatches, depends_on cycles, unknown domains) are computed
 here from the index.
 """
@@ -9,6 +10,7 @@ here from the index.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections import defaultdict
@@ -51,6 +53,7 @@ def lint(
     resolution = resolve_links(conn, Resolver(conn))
     checks: list[Check] = [
         _file_problems,
+        _refused_links,
         _link_problems,
         _duplicate_titles,
         _title_mismatches,
@@ -65,6 +68,16 @@ def lint(
 def _file_problems(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
     for path, problem in stored_problems(conn):
         yield Finding(path, problem.line, problem.code, problem.message)
+
+
+def _refused_links(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    for rel in ws.refused_links():
+        try:
+            target = os.readlink(ws.root / rel)
+        except OSError:  # replaced since the walk
+            continue
+        message = f"symlink to {target} leads out of the workspace or into a hidden folder"
+        yield Finding(rel, 0, "symlink-outside", message)
 
 
 def _paths(conn: sqlite3.Connection) -> dict[int, str]:

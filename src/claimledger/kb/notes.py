@@ -13,7 +13,6 @@ import datetime as dt
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, ClassVar
 import frontmatter
 import yaml
 
+from claimledger import files
 from claimledger.errors import NoteError
 
 # Obsidian recognises frontmatter only when `---` is the very first line.
@@ -36,6 +36,11 @@ SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float"
     "tag:yaml.org,2002:binary"
 }
 UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+# Untrusted collaborators push notes: no note is read past this size (a larger one is indexed
+# by its file name only, and lint names it), and aliases may add at most this many nodes to a
+# frontmatter's YAML (a 470-byte "billion laughs" otherwise expands to 10^9 of them).
+MAX_NOTE_BYTES = 1 << 20
+MAX_ALIAS_NODES = 10_000
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,11 @@ def parse_text(text: str) -> Note:
     opening = OPENING.match(text)
     closing = CLOSING.search(text, opening.end()) if opening else None
     if not opening or not closing:
-        return Note(head="", yaml_text="", tail="", body=text)
+        note = Note(head="", yaml_text="", tail="", body=text)
+        if opening:  # Obsidian shows it as text too, but a claim would silently lose its fields
+            message = "frontmatter opened by `---` on line 1 has no closing `---`"
+            note.problems.append(Problem("unclosed-frontmatter", message, 1))
+        return note
     note = Note(
         head=text[: opening.end()],
         yaml_text=text[opening.end() : closing.start()],
@@ -172,10 +181,59 @@ def _is_plain_key(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and (node.tag == STR_TAG or node.tag in SCALAR_TAGS)
 
 
+def check_expansion(node: yaml.Node, budget: int = MAX_ALIAS_NODES) -> None:
+    """Refuse a composed document that aliases make recursive, or that they expand by more than
+    `budget` nodes: the loaders share aliased objects, but whatever walks the result (JSON,
+    the schema check) walks every copy. Linear in the number of distinct nodes."""
+    sizes: dict[int, int | None] = {}
+    if _expanded_size(node, sizes) - len(sizes) > budget:
+        problem = f"aliases expand it by more than {budget} nodes"
+        raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int | None]) -> int:
+    """The number of nodes under `node` with every alias expanded; `sizes` memoises each
+    distinct node (None while it is being counted, so that meeting it again is a cycle)."""
+    key = id(node)
+    if key in sizes:
+        size = sizes[key]
+        if size is None:
+            problem = "an alias refers to a collection that contains it"
+            raise yaml.constructor.ConstructorError(None, None, problem, node.start_mark)
+        return size
+    if isinstance(node, yaml.ScalarNode):
+        sizes[key] = 1
+        return 1
+    sizes[key] = None
+    children = node.value if isinstance(node, yaml.SequenceNode) else sum(node.value, ())
+    size = sizes[key] = 1 + sum(_expanded_size(child, sizes) for child in children)
+    return size
+
+
+class NoteLoader(PlainSafeLoader):
+    """The loader for frontmatter: PlainSafeLoader, which builds no alias of a collection,
+    and check_expansion before SafeConstructor builds one."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        try:
+            return self._plain(node, set())
+        except _NotPlain:
+            check_expansion(node)
+            return BaseSafeLoader.construct_document(self, node)
+
+
+class LenientLoader(yaml.BaseLoader):
+    """YAML's BaseLoader (every scalar a string), bounded like NoteLoader."""
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        check_expansion(node)
+        return super().construct_document(node)
+
+
 def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list[Problem]]:
     """Read frontmatter YAML; on error report it and fall back to strings, then to lines."""
     try:
-        data = YAML_HANDLER.load(yaml_text, Loader=PlainSafeLoader) if yaml_text.strip() else {}
+        data = YAML_HANDLER.load(yaml_text, Loader=NoteLoader) if yaml_text.strip() else {}
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc, first_line)
         return _lenient_yaml(yaml_text), [problem]
@@ -185,6 +243,9 @@ def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list
         return _lenient_yaml(yaml_text), [Problem("broken-yaml", message, line)]
     except (TypeError, IndexError) as exc:  # PyYAML's constructors on e.g. an empty `!!int`
         problem = Problem("broken-yaml", f"broken YAML: bad tagged value ({exc})", first_line)
+        return _lenient_yaml(yaml_text), [problem]
+    except RecursionError:  # thousands of nested brackets; read again, each field on its own
+        problem = Problem("broken-yaml", "broken YAML: nested too deeply", first_line)
         return _lenient_yaml(yaml_text), [problem]
     if data is None:
         return {}, []
@@ -211,10 +272,10 @@ def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
     """The fields of broken YAML: YAML's BaseLoader (every scalar a string) or, failing that,
     each top-level field read on its own, so that a broken field loses only itself."""
     try:
-        data = yaml.load(yaml_text, Loader=yaml.BaseLoader)
+        data = yaml.load(yaml_text, Loader=LenientLoader)
         if isinstance(data, dict):
             return data
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         pass
     fields: dict[str, Any] = {}
     for key, start, end in _top_level_spans(yaml_text):
@@ -225,8 +286,8 @@ def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
 def _field_value(block: str) -> Any:
     """One field's value from its own lines; its raw text when even those are broken."""
     try:
-        data = yaml.load(block, Loader=PlainSafeLoader)
-    except (yaml.YAMLError, ValueError, TypeError, IndexError):
+        data = yaml.load(block, Loader=NoteLoader)
+    except (yaml.YAMLError, ValueError, TypeError, IndexError, RecursionError):
         data = None
     if isinstance(data, dict) and len(data) == 1:
         return next(iter(data.values()))
@@ -318,34 +379,52 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def read_note(path: Path) -> Note:
-    """Read and parse a note file; undecodable bytes are an error naming the file."""
+def read_capped(path: str, limit: int = MAX_NOTE_BYTES) -> tuple[bytes | None, os.stat_result]:
+    """A file's bytes and its stat, taken from one open file; None for the bytes when the file
+    has more than `limit` of them, of which at most about `limit` are read. Raises OSError.
+
+    Every note is read through here (plain os calls: the index reads every file with it)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
-        with open(path, encoding="utf-8", newline="") as handle:
-            return parse_text(handle.read())
-    except UnicodeDecodeError as exc:
-        raise NoteError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path) from exc
+        stat = os.fstat(fd)
+        if stat.st_size > limit:
+            return None, stat
+        parts = [os.read(fd, stat.st_size + 1)]
+        size = len(parts[0])
+        while parts[-1] and size <= limit:  # the file grew since fstat: read on, to the limit
+            parts.append(os.read(fd, 1 << 16))
+            size += len(parts[-1])
+        return (b"".join(parts) if size <= limit else None), stat
+    finally:
+        os.close(fd)
+
+
+def too_large(limit: int = MAX_NOTE_BYTES) -> str:
+    """The problem of a note that read_capped refused."""
+    return f"note too large: more than {limit:,} bytes, so it is not read"
+
+
+def read_note(path: Path) -> Note:
+    """Read and parse a note file; an unreadable, oversized or undecodable one is an error
+    naming the file."""
+    try:
+        data, _ = read_capped(str(path))
     except OSError as exc:
         raise NoteError(f"cannot read: {exc.strerror}", path) from exc
+    if data is None:
+        raise NoteError(too_large(), path)
+    try:
+        return parse_text(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise NoteError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", path) from exc
 
 
 def write_text_atomic(path: Path, text: str, exclusive: bool = False) -> None:
     """Write via a temporary file in the same folder and rename, so readers never see half.
 
-    With exclusive=True an existing file is never replaced: FileExistsError instead."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:40]}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if exclusive:
-            os.link(tmp, path)  # atomic, and fails when the name is taken
-        else:
-            os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    With exclusive=True an existing file is never replaced: FileExistsError instead. A
+    rewritten file keeps its permissions; a new one gets the umask's."""
+    files.write_atomic(path, text, exclusive=exclusive)
 
 
 def write_note(path: Path, note: Note) -> None:

@@ -8,13 +8,19 @@ import re
 import sqlite3
 from typing import Any
 
-from claimledger.errors import AmbiguousError, NotFoundError
+from claimledger.errors import AmbiguousError, InvalidArgumentError, NotFoundError
 from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import read_note
 from claimledger.kb.resolve import Resolver, link_rows
 from claimledger.workspace import Workspace
 
 SUMMARY_FIELDS = "path, type, title, domain, confidence, status, description"
+# A search query is words to find, not a document: a longer one is refused. FTS5's time grows
+# with the square of the terms that match (4,000 took 53 s), so only the first distinct words
+# are searched for, with a note saying what was left out.
+MAX_QUERY_BYTES = 4096
+MAX_QUERY_TERMS = 32
+WORD = re.compile(r"[\w][\w'.-]*")
 
 
 def find_note(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
@@ -38,7 +44,10 @@ def _path(conn: sqlite3.Connection, note_id: int) -> str:
 
 
 def _suggestion(conn: sqlite3.Connection, name: str) -> str:
-    hits = search_notes(conn, name, limit=3)
+    try:
+        hits = search_notes(conn, name, limit=3)
+    except InvalidArgumentError:  # a name too long to search for has no suggestion
+        return ""
     if not hits:
         return ""
     return "; did you mean: " + " | ".join(repr(h["title"]) for h in hits)
@@ -103,7 +112,8 @@ def search_notes(
     note_type: str | None = None,
     domain: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Full-text search over titles, descriptions and bodies, best match first."""
+    """Full-text search over titles, descriptions and bodies, best match first; for the words
+    searched for, see query_terms."""
     match = fts_query(query)
     if not match:
         return []
@@ -124,7 +134,29 @@ def search_notes(
     return [dict(row) | {"rank": round(row["rank"], 3)} for row in conn.execute(sql, params)]
 
 
+def query_terms(query: str) -> tuple[list[str], int]:
+    """The words a search looks for (distinct regardless of case, in order, at most
+    MAX_QUERY_TERMS) and how many more distinct words the query had. InvalidArgumentError
+    for a query over MAX_QUERY_BYTES."""
+    size = len(query.encode("utf-8", "replace"))
+    if size > MAX_QUERY_BYTES:
+        raise InvalidArgumentError(
+            f"the search query is {size} bytes; at most {MAX_QUERY_BYTES} are accepted "
+            f"(and its first {MAX_QUERY_TERMS} distinct words are searched for)"
+        )
+    words = list({w.casefold(): w for w in WORD.findall(query)}.values())  # first-seen order
+    return words[:MAX_QUERY_TERMS], max(0, len(words) - MAX_QUERY_TERMS)
+
+
+def query_note(query: str) -> str | None:
+    """What a search leaves out of the query, to tell the user; None when it uses it all."""
+    _, dropped = query_terms(query)
+    if not dropped:
+        return None
+    return f"searched for the first {MAX_QUERY_TERMS} distinct words; {dropped} more left out"
+
+
 def fts_query(query: str) -> str:
     """A safe FTS5 query from free text: each word quoted, all words required."""
-    words = re.findall(r"[\w][\w'.-]*", query)
+    words, _ = query_terms(query)
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)

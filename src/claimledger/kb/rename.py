@@ -21,7 +21,7 @@ from claimledger.errors import ClaimledgerError
 from claimledger.kb.links import normalize_key, parse_link_text, scan_body
 from claimledger.kb.notes import Note, read_note, write_note
 from claimledger.kb.queries import backlinks, find_note
-from claimledger.kb.titles import check_title
+from claimledger.kb.titles import check_title, check_title_free
 from claimledger.workspace import Workspace
 
 WIKI_LINK = re.compile(r"(!?)\[\[([^\[\]\n]+)\]\]")
@@ -184,6 +184,7 @@ def rename_note(ws: Workspace, conn: sqlite3.Connection, name: str, new_title: s
     check_title(new_title)
     row = find_note(conn, name)
     old_path = ws.root / row["path"]
+    check_title_free(ws, new_title, own=old_path)
     new_path = old_path.with_name(f"{new_title}.md")
     if new_path.exists() and new_path.resolve() != old_path.resolve():
         raise ClaimledgerError(f"cannot rename to {new_title!r}: that file exists", new_path)

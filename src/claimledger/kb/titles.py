@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.errors import ClaimledgerError, UnsafeTitleError
+from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import json_safe, render_note, write_text_atomic
 from claimledger.schemas import validation_errors
 from claimledger.workspace import Workspace
@@ -55,6 +56,31 @@ def check_title(title: str) -> str:
     return title
 
 
+def title_taken(ws: Workspace, title: str, own: Path | None = None) -> str | None:
+    """The note (relative path) whose file name is `title` up to case and Unicode form (NFC,
+    NFD), other than `own`; None when the title is free."""
+    key = normalize_key(title)
+    mine = own.relative_to(ws.root).as_posix() if own is not None else None
+    for rel in ws.note_files():
+        if rel != mine and normalize_key(rel.rsplit("/", 1)[-1]) == key:
+            return rel
+    return None
+
+
+def check_title_free(ws: Workspace, title: str, own: Path | None = None) -> None:
+    """Refuse a title another note already has, up to case and Unicode form.
+
+    Links match titles that way, so a second such note would make every link to either one
+    ambiguous, and renaming a note to it would silently retarget links. `own` is the note being
+    renamed: a variant of its own title is fine."""
+    taken = title_taken(ws, title, own)
+    if taken is not None:
+        raise ClaimledgerError(
+            f"a note titled {title!r} already exists, up to case and Unicode form: {taken}",
+            ws.root / taken,
+        )
+
+
 def claim_path(ws: Workspace, domain: str, title: str) -> Path:
     """Where a claim with this domain and title lives: kb/<domain>/<title>.md, checked."""
     check_title(title)
@@ -85,6 +111,7 @@ def new_claim(
         allowed = ", ".join(ws.config.domains)
         raise ClaimledgerError(f"unknown domain {domain!r}; configured: {allowed}", title)
     path = claim_path(ws, domain, title)
+    check_title_free(ws, title)
     text = render_note(metadata, f"\n# {title}\n\n{body.strip()}\n" if body else f"\n# {title}\n")
     try:
         write_text_atomic(path, text, exclusive=True)

@@ -8,7 +8,12 @@ index under .claimledger/ answers the queries. See docs/ledger.md and schemas/*.
 from claimledger.ledger.branches import adopt, adoptions, branches, forest
 from claimledger.ledger.index import RefreshResult, rebuild, refresh
 from claimledger.ledger.leases import active_leases, lease_holder, release_lease, take_lease
-from claimledger.ledger.platforms import check_platform, platform_budget, platform_id
+from claimledger.ledger.platforms import (
+    check_platform,
+    platform_budget,
+    platform_id,
+    with_corpus,
+)
 from claimledger.ledger.plot import plot_progress
 from claimledger.ledger.queries import (
     best_per_branch,
@@ -81,4 +86,5 @@ __all__ = [
     "take_lease",
     "utc_now",
     "verify",
+    "with_corpus",
 ]

@@ -23,6 +23,7 @@ from claimledger.ledger.queries import (
 from claimledger.ledger.records import SCHEMA_VERSION, drop_none, utc_now
 from claimledger.ledger.runs import default_agent
 from claimledger.ledger.store import append_record
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 
@@ -34,6 +35,7 @@ class Forest:
     cyclic: list[dict[str, Any]] = field(default_factory=list)
 
 
+@retrying
 def adoptions(ws: Workspace) -> list[dict[str, Any]]:
     """Live adopt edges, oldest first: branch, from_branch, commit, platform, created, id."""
     with reading(ws) as conn:
@@ -118,6 +120,7 @@ def _node(
     }
 
 
+@retrying
 def _branch_stats(ws: Workspace, platform: str | None) -> dict[str, dict[str, Any]]:
     """Counts of live runs per branch and status, and the platforms each branch ran on."""
     with reading(ws) as conn:
@@ -203,6 +206,7 @@ def _adopted_commit(
     return best["commit"], plats[0]
 
 
+@retrying
 def _platforms_of(ws: Workspace, branch: str) -> list[str]:
     with reading(ws) as conn:
         rows = conn.execute(

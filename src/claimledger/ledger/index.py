@@ -26,6 +26,7 @@ from filelock import FileLock
 from claimledger.ledger.indexrows import GONE, FileRow, decode_files, insert_rows
 from claimledger.ledger.records import schemas_version
 from claimledger.ledger.store import records_dir, remove_stale_temp
+from claimledger.sqlite_cache import discard, file_problem, guarded, retrying
 from claimledger.workspace import Workspace
 
 INDEX_VERSION = "5"
@@ -98,6 +99,11 @@ def index_path(ws: Workspace) -> Path:
     return ws.cache_dir / INDEX_NAME
 
 
+def lock_path(ws: Workspace) -> Path:
+    """The lock that writers of the index hold."""
+    return ws.cache_dir / LOCK_NAME
+
+
 def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
     ws.cache_dir.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(index_path(ws), timeout=60, isolation_level=None)
@@ -113,41 +119,40 @@ def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
 
 @contextmanager
 def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
-    """A connection to an index that is up to date with the record folders."""
-    conn = _connect(ws)
-    try:
-        current = _shard_times(records_dir(ws))
-        if _is_stale(ws, conn, current):
-            conn.close()
-            _refresh(ws, current, full=False)
-            conn = _connect(ws)  # the refresh may have replaced a damaged file
-        yield conn
-    finally:
-        conn.close()
+    """A connection to an index that is up to date with the record folders.
 
-
-@contextmanager
-def _writing(ws: Workspace) -> Iterator[sqlite3.Connection]:
-    """The lock and a connection for updating the index, its tables created and current."""
-    ws.cache_dir.mkdir(parents=True, exist_ok=True)
-    with FileLock(ws.cache_dir / LOCK_NAME):
+    A damaged page met by a query removes the file and raises CacheDamagedError: the caller
+    runs again (see sqlite_cache.retrying), and the refresh rebuilds the file."""
+    with guarded(index_path(ws), lock_path(ws)):
+        conn = _connect(ws)
         try:
-            conn = _connect(ws, writer=True)
-            _ensure_tables(conn, _fingerprint(ws))
-        except sqlite3.DatabaseError:
-            # A damaged cache file ("file is not a database"): it is only a cache.
-            _delete_index_files(ws)
-            conn = _connect(ws, writer=True)
-            _ensure_tables(conn, _fingerprint(ws))
-        try:
+            current = _shard_times(records_dir(ws))
+            if _is_stale(ws, conn, current):
+                conn.close()
+                _refresh(ws, current, full=False)
+                conn = _connect(ws)  # the refresh may have replaced a damaged file
             yield conn
         finally:
             conn.close()
 
 
-def _delete_index_files(ws: Workspace) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{index_path(ws)}{suffix}").unlink(missing_ok=True)
+@contextmanager
+def _writing(ws: Workspace, check: bool = False) -> Iterator[sqlite3.Connection]:
+    """The lock and a connection for updating the index, its tables created and current.
+
+    A damaged file (truncated, no valid header, or with `check`, any damaged page) is removed
+    first; damage met later removes it and raises CacheDamagedError."""
+    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    path = index_path(ws)
+    with FileLock(lock_path(ws)), guarded(path):
+        if problem := file_problem(path, deep=check):
+            discard(path, problem)
+        conn = _connect(ws, writer=True)
+        try:
+            _ensure_tables(conn, _fingerprint(ws))
+            yield conn
+        finally:
+            conn.close()
 
 
 def _fingerprint(ws: Workspace) -> str:
@@ -180,26 +185,30 @@ def _clear(conn: sqlite3.Connection) -> None:
     conn.execute("COMMIT")
 
 
-def refresh(ws: Workspace, full: bool = False) -> RefreshResult:
+@retrying
+def refresh(ws: Workspace, full: bool = False, check: bool = False) -> RefreshResult:
     """Bring the index up to date: new files indexed, removed ones dropped.
 
     By default only folders whose time changed are looked at (milliseconds when nothing
-    changed). `full` also reads again every file, catching edits made in place.
+    changed). `full` also reads again every file, catching edits made in place. `check`
+    checks every page of the index first, and rebuilds it if one is damaged.
     """
     current = _shard_times(records_dir(ws))
-    if not full:
+    if not (full or check):
         conn = _connect(ws)
         try:
             if not _is_stale(ws, conn, current):
                 return RefreshResult()
         finally:
             conn.close()
-    return _refresh(ws, current, full)
+    return _refresh(ws, current, full, check)
 
 
-def _refresh(ws: Workspace, current: dict[str, int], full: bool) -> RefreshResult:
+def _refresh(
+    ws: Workspace, current: dict[str, int], full: bool, check: bool = False
+) -> RefreshResult:
     """Scan the folders whose time is not the one stored (all of them if `full`)."""
-    with _writing(ws) as conn:
+    with _writing(ws, check) as conn:
         stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
         changed = [s for s in current if full or stored.get(s) != current[s]]
         gone = [s for s in stored if s not in current]
@@ -217,9 +226,10 @@ def _refresh(ws: Workspace, current: dict[str, int], full: bool) -> RefreshResul
     return result
 
 
+@retrying
 def rebuild(ws: Workspace) -> RefreshResult:
     """Forget everything indexed and index every record file again."""
-    with _writing(ws) as conn:
+    with _writing(ws, check=True) as conn:
         _clear(conn)
     return refresh(ws)
 
@@ -308,6 +318,7 @@ def _index_files(
         )
 
 
+@retrying
 def reindex_names(ws: Workspace, names: Iterable[str]) -> None:
     """Check some files again (e.g. a query found one changed since it was indexed)."""
     with _writing(ws) as conn:

@@ -20,11 +20,13 @@ from claimledger.ledger.queries import LIVE
 from claimledger.ledger.records import SCHEMA_VERSION, drop_none, parse_time, to_utc_iso, utc_now
 from claimledger.ledger.runs import default_agent
 from claimledger.ledger.store import append_record
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 LOCK_NAME = "ledger-leases.lock"
 
 
+@retrying
 def _current_leases(ws: Workspace, proposal: str | None = None) -> list[dict[str, Any]]:
     """Each agent's latest lease on each proposal."""
     where = f"WHERE {LIVE}" + (" AND r.proposal = ?" if proposal else "")

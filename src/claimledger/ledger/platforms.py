@@ -1,8 +1,10 @@
 """Platform strings: which runs are comparable (same hardware, same budget).
 
-A platform is `<device>-<hardware>[-<seconds>s][-tok<tokens>]`, for example `cuda-H100-300s`,
-`cpu-2core-60s` or `cpu-2core-tok2M`. Every comparison (best run, leaderboard, effect of a
-change) happens within one platform.
+A platform is `<device>-<hardware>[-<seconds>s][-tok<tokens>][-corpus<hash>]`, for example
+`cuda-H100-300s`, `cpu-2core-60s` or `cpu-2core-tok2M`. Every comparison (best run,
+leaderboard, effect of a change) happens within one platform. The corpus part names a corpus
+other than the trainer's bundled one (the start of its hash): results on different text are
+not comparable either.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ NOISE_WORDS = frozenset(
 )
 QUALIFIERS = frozenset({"pro", "max", "ultra", "ti", "super", "xt", "xtx", "mini"})
 TOKEN_UNITS = ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "K"))
+CORPUS_PART = re.compile(r"corpus[0-9a-f]+")
+CORPUS_DIGITS = 8
 
 
 def platform_id(
@@ -41,6 +45,13 @@ def platform_id(
     if token_budget is not None:
         parts.append(f"tok{_tokens(token_budget)}")
     return check_platform("-".join(parts))
+
+
+def with_corpus(platform: str, corpus_hash: str) -> str:
+    """The platform of runs on the corpus with this hash: `<platform>-corpus<8 hex digits>`,
+    in place of any corpus part the platform already had."""
+    parts = [part for part in platform.split("-") if not CORPUS_PART.fullmatch(part)]
+    return check_platform("-".join([*parts, f"corpus{corpus_hash[:CORPUS_DIGITS]}"]))
 
 
 def check_platform(platform: str) -> str:

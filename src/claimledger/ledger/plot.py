@@ -8,11 +8,12 @@ crosses along the bottom edge. matplotlib is imported here only, with the Agg ba
 
 from __future__ import annotations
 
-import os
+import io
 from pathlib import Path
 from typing import Any
 
 from claimledger.errors import NotFoundError
+from claimledger.files import write_atomic
 from claimledger.ledger.branches import forest
 from claimledger.ledger.queries import platforms, runs
 from claimledger.workspace import Workspace
@@ -33,10 +34,9 @@ def plot_progress(
     if not by_branch:
         raise NotFoundError(f"no runs on platform {platform}")
     figure = _draw(platform, by_branch, _offsets(ws, by_branch))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    figure.savefig(temp, format="png", dpi=120)
-    os.replace(temp, out)
+    png = io.BytesIO()
+    figure.savefig(png, format="png", dpi=120)
+    write_atomic(out, png.getvalue())
     total = sum(len(r) for r in by_branch.values())
     return {"path": str(out), "platform": platform, "branches": sorted(by_branch), "runs": total}
 

@@ -19,6 +19,7 @@ from claimledger.ledger.index import reading, reindex_names
 from claimledger.ledger.indexrows import record_of
 from claimledger.ledger.records import is_record_id
 from claimledger.ledger.store import record_path, records_dir
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 LIVE = "NOT EXISTS (SELECT 1 FROM superseded s WHERE s.target = r.id)"
@@ -29,6 +30,7 @@ MIN_PREFIX = 4
 CHECK_ROUNDS = 3
 
 
+@retrying
 def _select(ws: Workspace, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
     """Rows of a query over records (with id, size, mtime_ns), their files checked unchanged."""
     base = str(records_dir(ws))
@@ -56,6 +58,7 @@ def _records(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
     return [record_of(row["body"], row["id"]) for row in rows]
 
 
+@retrying
 def resolve_id(ws: Workspace, prefix: str) -> str:
     """The full id of a record from its id or a unique prefix of at least 4 hex digits."""
     prefix = prefix.strip().lower()
@@ -89,6 +92,7 @@ def read_record(ws: Workspace, rid: str) -> dict[str, Any]:
     raise NotFoundError(f"no ledger record {rid}")
 
 
+@retrying
 def file_problem(ws: Workspace, rid: str) -> str | None:
     """Why the file of a record is kept out of queries, if it is."""
     with reading(ws) as conn:
@@ -212,6 +216,7 @@ def run_counts(conn: sqlite3.Connection, platform: str | None = None) -> list[tu
     return [tuple(row) for row in rows]
 
 
+@retrying
 def platforms(ws: Workspace) -> dict[str, int]:
     """Every platform with its number of live runs, most runs first."""
     with reading(ws) as conn:
@@ -223,12 +228,14 @@ def platforms(ws: Workspace) -> dict[str, int]:
     return dict(ranked)
 
 
+@retrying
 def known_record_ids(ws: Workspace) -> set[str]:
     """The id of every sound record (superseded ones included: they still exist)."""
     with reading(ws) as conn:
         return {row[0] for row in conn.execute("SELECT id FROM records")}
 
 
+@retrying
 def known_branches(ws: Workspace) -> set[str]:
     """Every branch named by a sound run or adoption record."""
     with reading(ws) as conn:
@@ -239,6 +246,7 @@ def known_branches(ws: Workspace) -> set[str]:
     return {row[0] for row in rows}
 
 
+@retrying
 def file_problems(ws: Workspace) -> list[tuple[str, str]]:
     """(path relative to the workspace, problem) of every record file kept out of queries."""
     prefix = ws.relative(records_dir(ws)) if records_dir(ws).exists() else "ledger/records"

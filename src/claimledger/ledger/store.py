@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import secrets
 import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from claimledger import files
 from claimledger.errors import RecordError
 from claimledger.ledger.records import (
     canonical_bytes,
@@ -26,7 +26,7 @@ from claimledger.ledger.records import (
 from claimledger.workspace import Workspace
 
 RECORDS_FOLDER = "records"
-TEMP_SUFFIX = ".tmp"
+TEMP_SUFFIX = files.TEMP_SUFFIX
 STALE_TEMP_SECONDS = 3600
 
 
@@ -83,21 +83,9 @@ def append_records(
 
 def write_atomic(path: Path, data: bytes, durable: bool = True) -> None:
     """Write bytes to path through a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
+        files.write_atomic(path, data, durable=durable)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
         raise RecordError(f"cannot write record: {exc.strerror or exc}", path) from exc
 
 

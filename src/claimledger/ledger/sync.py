@@ -18,7 +18,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from claimledger.errors import SyncError
+from claimledger.errors import InvalidArgumentError, SyncError
 from claimledger.ledger.indexrows import FILE_PATTERN
 from claimledger.ledger.queries import known_record_ids
 from claimledger.ledger.records import decode_record, schemas_version
@@ -35,6 +35,8 @@ RETRYABLE = (
     "failed to update ref",
 )
 GIT_TIMEOUT = 600
+# The `ext::` transport runs any command; refuse it whatever the repository's config says.
+GIT_SAFETY = ("-c", "protocol.ext.allow=never")
 
 
 @dataclass
@@ -57,6 +59,9 @@ def sync(
     ws: Workspace, remote: str = "origin", branch: str | None = None, attempts: int = 8
 ) -> SyncResult:
     """Commit new records, merge the remote's, push; retry when another push came first."""
+    _check_name(ws, "remote", remote)
+    if branch is not None:
+        _check_name(ws, "branch", branch)
     repo = _git_root(ws)
     _check_remote(repo, remote)
     branch = branch or _current_branch(repo)
@@ -85,7 +90,7 @@ def _git(
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"}
     try:
         done = subprocess.run(
-            ["git", "-C", str(repo), *args],
+            ["git", "-C", str(repo), *GIT_SAFETY, *args],
             input=stdin,
             capture_output=True,
             text=True,
@@ -109,6 +114,28 @@ def _git_root(ws: Workspace) -> Path:
     return Path(done.stdout.strip())
 
 
+def _check_name(ws: Workspace, kind: str, name: str) -> None:
+    """Refuse a remote or branch name git itself would refuse: a name such as
+    `--upload-pack=CMD` would otherwise reach git as an option and run CMD."""
+    if not _valid_name(ws.root, kind, name):
+        raise InvalidArgumentError(
+            f"invalid git {kind} name {name!r}: it must not start with '-' and must be "
+            f"a name git accepts (`git check-ref-format`)"
+        )
+
+
+def _valid_name(folder: Path, kind: str, name: str) -> bool:
+    if not name or name.startswith("-") or "\0" in name:
+        return False
+    if kind == "branch":
+        done = _git(folder, "check-ref-format", "--branch", name, check=False)
+        # An `@{-1}` form is expanded to another branch: only a plain name is kept as is.
+        return done.returncode == 0 and done.stdout.strip() == name
+    # git's own rule for remote names (what `git remote add` checks).
+    remote_ref = f"refs/remotes/{name}/HEAD"
+    return _git(folder, "check-ref-format", remote_ref, check=False).returncode == 0
+
+
 def _current_branch(repo: Path) -> str:
     # symbolic-ref also names the branch of a repository without commits yet.
     name = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD", check=False).stdout.strip()
@@ -118,7 +145,7 @@ def _current_branch(repo: Path) -> str:
 
 
 def _check_remote(repo: Path, remote: str) -> None:
-    if _git(repo, "remote", "get-url", remote, check=False).returncode != 0:
+    if _git(repo, "remote", "get-url", "--", remote, check=False).returncode != 0:
         raise SyncError(
             f"no git remote {remote!r}: add one with `git remote add {remote} URL`", repo
         )
@@ -184,7 +211,10 @@ def _identity(repo: Path) -> list[str]:
 
 def _pull(repo: Path, remote: str, branch: str) -> None:
     """Merge the remote branch, if it exists yet; a conflict is undone and reported."""
-    heads = _git(repo, "ls-remote", "--heads", remote, branch)
+    # `--` ends git's options; a full ref also never reads as an option (pull hands its
+    # arguments to fetch without the `--`) and matches no other branch ending in the name.
+    ref = f"refs/heads/{branch}"
+    heads = _git(repo, "ls-remote", "--heads", "--", remote, ref)
     if not heads.stdout.strip():
         return  # the first push creates it
     done = _git(
@@ -194,8 +224,9 @@ def _pull(repo: Path, remote: str, branch: str) -> None:
         "--no-rebase",
         "--no-edit",
         "--quiet",
+        "--",
         remote,
-        branch,
+        ref,
         check=False,
     )
     if done.returncode == 0:
@@ -212,7 +243,7 @@ def _pull(repo: Path, remote: str, branch: str) -> None:
 
 def _push(repo: Path, remote: str, branch: str) -> bool:
     """Push; False when the remote moved on since the pull (retry), SyncError otherwise."""
-    done = _git(repo, "push", "--quiet", remote, f"HEAD:refs/heads/{branch}", check=False)
+    done = _git(repo, "push", "--quiet", "--", remote, f"HEAD:refs/heads/{branch}", check=False)
     if done.returncode == 0:
         return True
     if any(word in done.stderr for word in RETRYABLE):

@@ -13,6 +13,7 @@ from claimledger.ledger.branches import forest
 from claimledger.ledger.index import SHARD_PATTERN, reading, refresh
 from claimledger.ledger.queries import file_problems
 from claimledger.ledger.store import record_path, records_dir
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 PROPOSALS_FOLDER = "proposals"
@@ -50,6 +51,7 @@ def _finding(ws: Workspace, rid: str, problem: str) -> dict[str, Any]:
     return {"path": ws.relative(record_path(ws, rid)), "id": rid, "problem": problem}
 
 
+@retrying
 def _reference_problems(ws: Workspace) -> list[dict[str, Any]]:
     with reading(ws) as conn:
         supersede_rows = conn.execute(

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context
 from pydantic import Field
 
-from claimledger.errors import ClaimledgerError, TrainerError
+from claimledger.errors import ClaimledgerError
 from claimledger.mcp.reading import Platform, jsonable
 from claimledger.workspace import Workspace
 
@@ -130,22 +130,24 @@ class ActTools:
         device: Literal["auto", "cpu", "cuda", "mps"] = "auto",
         threads: Annotated[int | None, Field(ge=1, le=512, description="CPU threads.")] = None,
         data: Annotated[
-            str | None, Field(description="Folder of text files to train on (default: bundled).")
+            str | None,
+            Field(
+                description="A folder of text files inside the workspace to train on, relative "
+                "to its root (default: the bundled corpus). Runs on another corpus get their "
+                "own platform (-corpus<hash>): they are compared only with each other."
+            ),
         ] = None,
         ctx: Context | None = None,
     ) -> dict[str, Any]:
         """Train the bundled GPT once per seed (claimledger run) and record every run in the
         ledger: platform, config and its diff from the branch's best, val_bpb, keep / discard /
         crash. Writes a run report into inbox/ and, with a proposal, marks it answered and
-        releases this agent's lease. Takes a while (minutes per seed on a real budget)."""
-        from pathlib import Path
-
+        releases this agent's lease. Takes a while (minutes per seed on a real budget); past
+        the server's time limit for runs the training stops and nothing is recorded."""
         from claimledger.ledger import release_lease
         from claimledger.planner import read_proposal
         from claimledger.trainer import TrainerOptions, run_experiment
 
-        if data and not Path(data).is_dir():  # else every seed would be recorded as a crash
-            raise TrainerError("no such folder of text files", data)
         answered = read_proposal(self.ws, proposal) if proposal else None
         seconds, tokens = run_budget(
             answered.platform if answered else None, time_budget, token_budget
@@ -154,7 +156,7 @@ class ActTools:
             time_budget=seconds,
             token_budget=tokens,
             overrides={**(answered.set if answered else {}), **(set or {})},
-            data=Path(data) if data else None,
+            data=self.ws.root / data if data else None,  # refused if it leads outside
             device=device,
             threads=threads,
         )

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from claimledger.kb.queries import MAX_QUERY_BYTES, MAX_QUERY_TERMS
 from claimledger.workspace import Workspace
 
 Platform = Annotated[
@@ -55,19 +56,28 @@ class ReadTools:
 
     def search_claims(
         self,
-        query: Annotated[str, Field(description="Words to find, e.g. 'warmup learning rate'.")],
+        query: Annotated[
+            str,
+            Field(
+                max_length=MAX_QUERY_BYTES,
+                description="Words to find, e.g. 'warmup learning rate' (all required; the "
+                f"first {MAX_QUERY_TERMS} distinct words count).",
+            ),
+        ],
         limit: Annotated[int, Field(ge=1, le=100, description="Most results.")] = 10,
         domain: Annotated[str | None, Field(description="Only claims of this domain.")] = None,
     ) -> dict[str, Any]:
         """Full-text search over the claims (titles, descriptions, bodies), best match first.
 
-        Returns each hit's title, path, domain, confidence, status and a [matched] snippet.
-        Use read_claim on a title to see the whole argument."""
-        from claimledger.kb import open_index, search_notes
+        Returns each hit's title, path, domain, confidence, status and a [matched] snippet,
+        and a `note` when words of the query were left out. Use read_claim on a title to see
+        the whole argument."""
+        from claimledger.kb import open_index, query_note, search_notes
 
+        note = query_note(query)
         with open_index(self.ws) as conn:
             hits = search_notes(conn, query, limit, "claim", domain)
-        return {"results": jsonable(hits), "count": len(hits)}
+        return {"results": jsonable(hits), "count": len(hits), **({"note": note} if note else {})}
 
     def read_claim(self, title: ClaimName) -> dict[str, Any]:
         """Read one claim: its frontmatter (confidence, effect, provenance ...), its body, the

@@ -1,21 +1,27 @@
 """The MCP server: the library's operations as tools, over stdio, with the official SDK.
 
 `build_server` registers every tool of `Toolbox` on an `MCPServer`; the SDK derives each tool's
-input schema from its typed parameters and checks calls against it. A library error
+input schema from its typed parameters and checks calls against it, and `limits` bounds every
+call (argument sizes, a time limit; the server exits when the client is gone). A library error
 (ClaimledgerError) or a bad path becomes a tool error whose message names the problem; the
 server itself never stops on a failed call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+import os
+import sys
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from claimledger.errors import ClaimledgerError
 from claimledger.mcp.acting import ActTools
+from claimledger.mcp.limits import CallLimits, call_within, check_arguments
 from claimledger.mcp.reading import ReadTools
 from claimledger.mcp.writing import WriteTools
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -65,14 +71,16 @@ class Toolbox(ReadTools, ActTools, WriteTools):
         self.agent = agent
 
 
-def as_tool_error(method: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a tool so that an expected failure reaches the client as a tool error message."""
+def as_tool(method: Callable[..., Any], seconds: float) -> Callable[..., Awaitable[Any]]:
+    """Wrap a tool for the server: its arguments checked for size, its work run within
+    `seconds` (see limits), an expected failure sent to the client as a tool error message."""
     from mcp.server.mcpserver.exceptions import ToolError
 
     @functools.wraps(method)
-    def tool(*args: Any, **kwargs: Any) -> Any:
+    async def tool(**kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            check_arguments(kwargs)
+            return await call_within(method, kwargs, seconds)
         except ClaimledgerError as exc:
             raise ToolError(f"{type(exc).__name__}: {exc}") from exc
         except (OSError, ValueError) as exc:
@@ -89,19 +97,25 @@ def program_text(ws: Workspace) -> str:
     return path.read_text(encoding="utf-8") if path.is_file() else program_template()
 
 
-def build_server(ws: Workspace, agent: str | None = None) -> MCPServer:
-    """An MCP server whose tools act on `ws` as `agent` (default: $CLAIMLEDGER_AGENT), with
-    program.md as a resource and as the `research_loop` prompt."""
+def build_server(
+    ws: Workspace, agent: str | None = None, limits: CallLimits | None = None
+) -> MCPServer:
+    """An MCP server whose tools act on `ws` as `agent` (default: $CLAIMLEDGER_AGENT), each
+    call within its time limit (default: the workspace's [mcp] table), with program.md as a
+    resource and as the `research_loop` prompt."""
     from mcp.server.mcpserver import MCPServer
     from mcp.types import ToolAnnotations
 
     from claimledger.ledger import default_agent
 
     toolbox = Toolbox(ws, agent or default_agent())
+    limits = limits or CallLimits.from_workspace(ws)
     server: MCPServer = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
     for name in TOOL_NAMES:
         hints = ToolAnnotations(read_only_hint=name in READ_ONLY, destructive_hint=False)
-        server.add_tool(as_tool_error(getattr(toolbox, name)), name=name, annotations=hints)
+        tool = getattr(toolbox, name)
+        tool = retrying(tool) if name in READ_ONLY else tool  # read again past a damaged cache
+        server.add_tool(as_tool(tool, limits.seconds(name)), name=name, annotations=hints)
 
     @server.resource(PROGRAM_URI, name="program.md", mime_type="text/markdown")
     def program() -> str:
@@ -116,6 +130,35 @@ def build_server(ws: Workspace, agent: str | None = None) -> MCPServer:
     return server
 
 
-def serve(ws: Workspace, agent: str | None = None) -> None:
-    """Serve the workspace's tools over stdio until the client closes the connection."""
-    build_server(ws, agent).run("stdio")
+def serve(ws: Workspace, agent: str | None = None, limits: CallLimits | None = None) -> None:
+    """Serve the workspace's tools over stdio until the client closes the connection, then
+    stop the work of every call and exit (nobody is left to read its answer)."""
+    import anyio
+
+    from claimledger.mcp.limits import exit_past_lingering_work
+
+    server = build_server(ws, agent, limits)
+    # Watch a copy of stdin: the SDK's transport moves stdin itself elsewhere.
+    anyio.run(serve_until_hangup, server, os.dup(sys.stdin.fileno()))
+    exit_past_lingering_work()
+
+
+async def serve_until_hangup(server: MCPServer, stdin_fd: int) -> None:
+    """Run the server over stdio; when `stdin_fd` hangs up, stop all work and the server."""
+    import anyio
+    import anyio.from_thread
+    import anyio.lowlevel
+
+    from claimledger import deadline
+    from claimledger.mcp.limits import watch_for_hangup
+
+    loop = anyio.lowlevel.current_token()
+    with anyio.CancelScope() as scope:
+
+        def on_hangup() -> None:
+            deadline.stop_all()
+            with contextlib.suppress(RuntimeError):  # RunFinishedError: the server is done
+                anyio.from_thread.run_sync(scope.cancel, token=loop)
+
+        watch_for_hangup(stdin_fd, on_hangup)
+        await server.run_stdio_async()

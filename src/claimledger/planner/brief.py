@@ -15,6 +15,7 @@ from typing import Any
 from claimledger.planner.claims import claim_notes
 from claimledger.planner.evidence import noise_floor, observations
 from claimledger.planner.strategies import CONFIDENCE_WEIGHT
+from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 SECTIONS = (
@@ -66,6 +67,7 @@ def _best_items(ws: Workspace, platform: str) -> list[Item]:
     return [Item("Best run", 0, text, {"run": best["id"], "set": changes}), *items]
 
 
+@retrying
 def _centrality(ws: Workspace) -> dict[str, float]:
     from claimledger.kb import build_graph, open_index
     from claimledger.kb.graph import centrality

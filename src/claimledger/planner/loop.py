@@ -19,7 +19,7 @@ from claimledger.errors import ClaimledgerError, LeaseHeldError
 from claimledger.planner.evidence import assess, observations
 from claimledger.planner.plan import default_platform, plan
 from claimledger.planner.updates import ClaimChange, apply_changes, plan_changes
-from claimledger.trainer import TrainerOptions, run_experiment
+from claimledger.trainer import TrainerOptions, identify_corpus, run_experiment
 from claimledger.workspace import CONFIG_NAME, Workspace, load_config
 
 log = logging.getLogger(__name__)
@@ -134,9 +134,12 @@ def run_loop(
     """Run the loop for `iterations` turns (fewer when nothing is left to propose)."""
     from claimledger.ledger import default_agent, release_lease
 
-    platform = platform or default_platform(ws)
+    options = options or TrainerOptions(device="cpu")
+    # Runs on another corpus than the bundled one have their own platform (see trainer.corpus).
+    _, corpus = identify_corpus(ws, options.data)
+    platform = corpus.platform(platform or default_platform(ws))
     agent = agent or default_agent()
-    options = budget_options(options or TrainerOptions(device="cpu"), platform)
+    options = budget_options(options, platform)
     say = on_event or (lambda text: log.info("%s", text))
     result = LoopResult(platform)
     if not observations(ws, platform):

@@ -24,9 +24,9 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from claimledger.errors import ClaimledgerError
+from claimledger.errors import ClaimledgerError, InvalidArgumentError, NoteError
 from claimledger.kb.index import open_index
-from claimledger.kb.notes import CLOSING, OPENING
+from claimledger.kb.notes import CLOSING, OPENING, read_capped, too_large
 from claimledger.kb.resolve import Resolution, resolve_links
 from claimledger.report.pages import NotePage, note_page
 from claimledger.workspace import Workspace
@@ -131,9 +131,12 @@ def _run_ids(metadata: dict[str, Any]) -> list[str]:
 
 
 def note_body(path: Path) -> str:
-    """A note's body; its YAML is not parsed again (the index has the fields)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        text = handle.read()
+    """A note's body; its YAML is not parsed again (the index has the fields). Raises OSError,
+    UnicodeDecodeError, or NoteError for a note over the size limit."""
+    data, _ = read_capped(str(path))
+    if data is None:
+        raise NoteError(too_large(), path)
+    text = data.decode("utf-8")
     opening = OPENING.match(text)
     closing = CLOSING.search(text, opening.end()) if opening else None
     return text[closing.end() :] if closing else text
@@ -145,7 +148,7 @@ def write_note_pages(root: str, out_dir: str, pages: list[NotePage]) -> list[str
     for page in pages:
         try:
             body = note_body(Path(root) / page.path)
-        except (OSError, UnicodeDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, NoteError) as exc:
             problems.append(f"{page.path}: cannot read: {exc}")
             body = ""
         with open(os.path.join(out_dir, page.href), "w", encoding="utf-8") as handle:
@@ -173,6 +176,22 @@ def copy_assets(out_dir: Path) -> None:
             shutil.copyfile(source, target / name)
 
 
+def refuse_links_inside(out: Path) -> None:
+    """InvalidArgumentError when a symbolic link is anywhere inside the output folder.
+
+    The build writes every page by its name: through a link planted there (`index.html ->
+    ~/.bashrc`, `notes -> ~/.ssh`) it would overwrite whatever the link points at. The folder
+    itself may be a link, as may the folders above it: the user named them."""
+    for folder, dirs, files in os.walk(out):  # links to folders are listed, not followed
+        for name in sorted([*dirs, *files]):
+            if os.path.islink(os.path.join(folder, name)):
+                raise InvalidArgumentError(
+                    "a symbolic link inside the report folder: refusing to write through it "
+                    "(remove it, or choose another --out)",
+                    os.path.join(folder, name),
+                )
+
+
 def build_report(ws: Workspace, out_dir: Path | str, workers: int | None = None) -> ReportResult:
     """Write the whole static site into out_dir and say what was written."""
     from claimledger.report import ledger_pages, listings
@@ -180,6 +199,7 @@ def build_report(ws: Workspace, out_dir: Path | str, workers: int | None = None)
     start = time.perf_counter()
     result = ReportResult(Path(out_dir))
     out = result.out_dir
+    refuse_links_inside(out)
     (out / "notes").mkdir(parents=True, exist_ok=True)
     copy_assets(out)
     with open_index(ws) as conn:

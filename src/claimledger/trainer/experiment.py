@@ -2,9 +2,10 @@
 
 `run_experiment` runs the trainer in a subprocess per seed (a crash never takes the caller
 down), then writes one ledger `run` record per seed and a run report into inbox/ through
-`claimledger.inbox.add_source`. Every record names its platform (device and budget), the
-workspace's git commit, the full config and its diff against the baseline: the branch's best
-run on that platform, or the trainer defaults when the branch has none there yet. The runs keep
+`claimledger.inbox.add_source`. Every record names its platform (device, budget and corpus),
+its corpus (see corpus.py: the bundled one or a folder inside the workspace), the workspace's
+git commit, the full config and its diff against the baseline: the branch's best run on that
+platform, or the trainer defaults when the branch has none there yet. The runs keep
 the branch's new best (`keep`) when their mean val_bpb beats the baseline config's mean over
 the same seeds (or its best run, when it never ran them), else `discard`; a
 seed that crashed is a `crash` with its reason.
@@ -19,8 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from claimledger import deadline
 from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id, runs
 from claimledger.ledger.records import utc_now
+from claimledger.trainer.corpus import Corpus, identify_corpus
 from claimledger.trainer.params import trainer_defaults
 from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
 from claimledger.trainer.runreport import (
@@ -54,6 +57,7 @@ class ExperimentResult:
     runs: list[SeedRun] = field(default_factory=list)
     report: Path | None = None
     proposal: str | None = None
+    corpus: Corpus | None = None
 
     @property
     def mean_val_bpb(self) -> float | None:
@@ -76,6 +80,7 @@ class ExperimentResult:
             "runs": [run.to_dict() for run in self.runs],
             "report": str(self.report) if self.report else None,
             "proposal": self.proposal,
+            "corpus": self.corpus.to_record() if self.corpus else None,
         }
 
 
@@ -182,9 +187,14 @@ def run_experiment(
     branch = branch or workspace_branch(ws)
     agent = agent or default_agent()
     seed_list = _seed_list(options, seeds)
-    trained = _train_seeds(ws, options, seed_list, progress)
+    # The checked real path: a link swapped in later cannot send the trainer elsewhere.
+    folder, corpus = identify_corpus(ws, options.data)
+    options = replace(options, data=folder)
+    trained = [_same_corpus(t, corpus) for t in _train_seeds(ws, options, seed_list, progress)]
+    deadline.check()  # past the caller's time limit nothing is recorded: it was told so
     summaries = [r.summary for _, r, _, _ in trained]
-    platform = experiment_platform(options, next((s for s in summaries if s.get("device")), {}))
+    device = next((s for s in summaries if s.get("device")), {})
+    platform = corpus.platform(experiment_platform(options, device))
     best = best_run(ws, platform, branch)
     baseline = {"run": best["id"], "val_bpb": best["metrics"]["val_bpb"]} if best else None
     base_config = (best or {}).get("config") or trainer_defaults(options.script)
@@ -197,6 +207,7 @@ def run_experiment(
         status=_status([r for _, r, _, _ in trained], _reference(ws, best, seed_list)),
         parent_commit=best["commit"] if best else None,
         proposal=proposal,
+        corpus=corpus,
     )
     for seed, result, started, finished in trained:
         experiment.runs.append(
@@ -206,6 +217,23 @@ def run_experiment(
     if proposal:
         mark_answered(ws, proposal, [run.record_id for run in experiment.runs])
     return experiment
+
+
+def _same_corpus(
+    trained: tuple[int, TrainerResult, str, str], corpus: Corpus
+) -> tuple[int, TrainerResult, str, str]:
+    """The seed as trained, or a crash when the trainer read other text than was hashed (the
+    folder changed meanwhile): its result would be recorded under the wrong corpus."""
+    seed, result, started, finished = trained
+    read = result.summary.get("corpus_hash")
+    if not result.ok or read in (None, corpus.hash):
+        return trained
+    reason = f"corpus: the trainer read corpus {read}, not {corpus.hash} (it changed meanwhile)"
+    summary = {**result.summary, "status": "crash", "crash_kind": "corpus", "crash_reason": reason}
+    crashed = replace(
+        result, status="crash", crash_kind="corpus", crash_reason=reason, summary=summary
+    )
+    return seed, crashed, started, finished
 
 
 def _reference(ws: Workspace, best: dict[str, Any] | None, seeds: list[int]) -> float | None:
@@ -262,6 +290,7 @@ def _record(
         started=started,
         finished=finished,
         proposal=experiment.proposal,
+        corpus=experiment.corpus.to_record() if experiment.corpus else None,
         description=f"{change_text(experiment.config_diff)} (seed {seed})",
     )
     return SeedRun(seed, rid, status, result.val_bpb, result.crash_reason, result.duration)

@@ -7,7 +7,8 @@ same version of this file) and the same platform and budget.
 - Tokens are bytes (vocabulary 256): nothing to download, no tokenizer to version.
 - The default corpus is the Python standard library's `.py` files on this machine
   (`sysconfig.get_paths()["stdlib"]`, without site-packages), sorted by path; `--data PATH`
-  takes any folder of text files instead. Files are joined with a NUL byte between them.
+  takes any folder of text files instead (links out of the folder are not followed). Files
+  are joined with a NUL byte between them.
 - The split is by file: a file is in validation when the SHA-256 of its relative path falls in
   the first VAL_PERCENT percent, so adding a file never moves another one across the split.
 - Prepared bytes live in `<cache-dir>/trainer-data/<corpus-hash>/{train,val}.bin`, written
@@ -29,8 +30,7 @@ import os
 import platform
 import sys
 import sysconfig
-import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 from filelock import FileLock
 
 from claimledger.errors import TrainerError
+from claimledger.files import write_atomic
 
 if TYPE_CHECKING:  # torch is imported where used, so that importing this module stays cheap
     import torch
@@ -96,19 +97,42 @@ def list_corpus_files(root: Path, suffix: str | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def read_corpus(data: Path | None = None) -> tuple[Path, list[CorpusFile]]:
-    """The corpus root and its text files (binary files, i.e. with a NUL byte, are skipped)."""
+def corpus_root(data: Path | None = None) -> Path:
+    """The folder of a corpus: `data`, else the standard library."""
     root = default_corpus_root() if data is None else Path(data)
     if not root.is_dir():
         raise TrainerError("corpus folder does not exist or is not a folder", root)
-    corpus = []
+    return root
+
+
+def iter_corpus(data: Path | None = None) -> Iterator[CorpusFile]:
+    """The text files of a corpus, one at a time. Binary files (with a NUL byte) are skipped,
+    and so, in a given folder, are links that lead out of it: what they point at is not the
+    folder's to read."""
+    root = corpus_root(data)
+    top = None if data is None else root.resolve()
     for path in list_corpus_files(root, ".py" if data is None else None):
+        if top is not None and not _inside(path, top):
+            continue
         try:
             content = path.read_bytes()
         except OSError:
             continue  # unreadable (permissions, broken link): not part of the corpus
         if DOC_SEPARATOR not in content and content.strip():
-            corpus.append(CorpusFile(path.relative_to(root).as_posix(), content))
+            yield CorpusFile(path.relative_to(root).as_posix(), content)
+
+
+def _inside(path: Path, top: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(top)
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
+def read_corpus(data: Path | None = None) -> tuple[Path, list[CorpusFile]]:
+    """The corpus root and its text files (see iter_corpus)."""
+    root = corpus_root(data)
+    corpus = list(iter_corpus(data))
     if len(corpus) < 2:
         raise TrainerError("the corpus needs at least two non-empty text files", root)
     return root, corpus
@@ -133,23 +157,12 @@ def split_corpus(corpus: list[CorpusFile]) -> tuple[list[CorpusFile], list[Corpu
     return train, val
 
 
-def corpus_hash(corpus: list[CorpusFile]) -> str:
+def corpus_hash(corpus: Iterable[CorpusFile]) -> str:
     """16 hex digits naming the corpus content, its split rule and this file's version."""
     h = hashlib.sha256(f"claimledger-trainer-data v{PREPARE_VERSION} val{VAL_PERCENT}\n".encode())
     for f in corpus:
         h.update(f"{f.path}\0{hashlib.sha256(f.data).hexdigest()}\n".encode())
     return h.hexdigest()[:16]
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _build_cache(directory: Path, root: Path, corpus: list[CorpusFile], digest: str) -> None:
@@ -167,10 +180,10 @@ def _build_cache(directory: Path, root: Path, corpus: list[CorpusFile], digest: 
         "prepare_version": PREPARE_VERSION,
     }
     directory.mkdir(parents=True, exist_ok=True)
-    _write_atomic(directory / "train.bin", train_bytes)
-    _write_atomic(directory / "val.bin", val_bytes)
+    write_atomic(directory / "train.bin", train_bytes)
+    write_atomic(directory / "val.bin", val_bytes)
     # meta.json last: its presence marks a complete cache.
-    _write_atomic(directory / "meta.json", json.dumps(meta, indent=2).encode() + b"\n")
+    write_atomic(directory / "meta.json", json.dumps(meta, indent=2).encode() + b"\n")
 
 
 def prepare_data(data: Path | None, cache_dir: Path) -> PreparedData:

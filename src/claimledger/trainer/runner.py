@@ -4,7 +4,8 @@
 interpreter running claimledger, streams its output, enforces a hard wall-clock limit and reads
 the summary JSON the trainer writes. Whatever happens to the child (NaN, out of memory, timeout,
 a segfault, SIGKILL from the kernel) the caller gets a TrainerResult with a status and a reason;
-only invalid options (a TrainerError) and the caller's own Ctrl-C propagate.
+only invalid options (a TrainerError), the caller's own Ctrl-C and the caller's time limit
+(TimeLimitError, see claimledger.deadline; the child is stopped first) propagate.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from claimledger import deadline
 from claimledger.errors import TrainerError
 
 TRAIN_MODULE = "claimledger.trainer.train"
@@ -31,6 +33,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 TIMEOUT_GRACE = 15.0  # seconds the child gets past its own --timeout before we stop it
 TERM_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 TAIL_LINES = 40  # lines of stdout and stderr kept in a result
+POLL_SECONDS = 0.5  # how often a wait for the child looks at the caller's time limit
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +167,21 @@ def _stop(proc: subprocess.Popen[str]) -> None:
             continue
 
 
+def _wait(proc: subprocess.Popen[str], timeout: float | None) -> None:
+    """proc.wait(timeout), which also raises TimeLimitError once the caller's time limit
+    (claimledger.deadline) passes: the caller is no longer waiting for this run."""
+    end = None if timeout is None else time.monotonic() + timeout
+    while True:
+        deadline.check()
+        left = None if end is None else end - time.monotonic()
+        try:
+            proc.wait(timeout=POLL_SECONDS if left is None else max(0.0, min(left, POLL_SECONDS)))
+            return
+        except subprocess.TimeoutExpired:
+            if left is not None and left <= POLL_SECONDS:
+                raise
+
+
 def _read_summary(path: Path) -> dict[str, Any] | None:
     try:
         summary = json.loads(path.read_text(encoding="utf-8"))
@@ -256,11 +274,11 @@ def run_trainer(
         readers = [_drain(proc.stdout, tails[0], on_line), _drain(proc.stderr, tails[1])]
         timed_out = None
         try:
-            proc.wait(timeout=None if timeout is None else timeout + TIMEOUT_GRACE)
+            _wait(proc, None if timeout is None else timeout + TIMEOUT_GRACE)
         except subprocess.TimeoutExpired:
             timed_out = timeout
             _stop(proc)
-        except BaseException:  # the caller's Ctrl-C: leave no orphan training behind
+        except BaseException:  # Ctrl-C, the caller's time limit: leave no orphan training
             _stop(proc)
             raise
         for reader in readers:
