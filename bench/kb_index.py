@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.kb import batches as kb_batches
-from claimledger.kb import lint, open_index, show_note, update_index
+from claimledger.kb import lint, open_index, refresh_index, show_note
 from claimledger.scaffold import init_workspace
 from claimledger.workspace import Workspace
 
@@ -275,7 +275,7 @@ def measure_cold_and_naive(ws: Workspace, paths: list[str], rounds: int) -> dict
     cold, naive, edges = [], [], 0
     for _ in range(rounds):
         shutil.rmtree(ws.cache_dir, ignore_errors=True)
-        seconds, stats = timed(lambda: update_index(ws))
+        seconds, stats = timed(lambda: refresh_index(ws))
         assert stats.added == len(paths), stats
         cold.append(seconds)
         seconds, edges = timed(lambda: naive_loop(ws.root, paths))
@@ -297,7 +297,7 @@ def measure_updates(ws: Workspace, paths: list[str], rounds: int) -> dict[str, A
     pays this process's first schema compile."""
     warm, one = [], []
     for i in range(rounds):
-        seconds, stats = timed(lambda: update_index(ws))
+        seconds, stats = timed(lambda: refresh_index(ws))
         assert stats.unchanged == len(paths), stats
         warm.append(seconds)
         changed = ws.root / paths[(len(paths) // 3 + i * 997) % len(paths)]
@@ -305,7 +305,7 @@ def measure_updates(ws: Workspace, paths: list[str], rounds: int) -> dict[str, A
         with open(changed, "a", encoding="utf-8") as handle:
             handle.write("\nOne more observation from a later run.\n")
         os.utime(changed, (before + 10, before + 10))
-        seconds, stats = timed(lambda: update_index(ws))
+        seconds, stats = timed(lambda: refresh_index(ws))
         assert stats.updated == 1, stats
         one.append(seconds)
     return {
@@ -458,7 +458,7 @@ def profile_index(ws: Workspace, top: int = 15) -> None:
     for label in ("cold index, single process", "warm re-index"):
         print(f"profile: {label}")
         profiler = cProfile.Profile()
-        profiler.runcall(update_index, ws)
+        profiler.runcall(refresh_index, ws)
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
 
 

@@ -31,7 +31,7 @@ from claimledger.ledger import (
     branches,
     build_run,
     leaderboard,
-    refresh,
+    refresh_index,
     verify,
 )
 from claimledger.ledger.index import index_path
@@ -125,11 +125,11 @@ def run(root: Path, count: int, n_branches: int) -> dict[str, Any]:
     time.sleep(SETTLE_SECONDS)
     results["baseline_json_load_s"] = round(timed(lambda: naive_load(ws)), 2)
     index_path(ws).unlink(missing_ok=True)
-    results["cold_index_s"] = round(timed(lambda: refresh(ws)), 2)
+    results["cold_index_s"] = round(timed(lambda: refresh_index(ws)), 2)
     results["cold_vs_baseline"] = round(
         results["cold_index_s"] / results["baseline_json_load_s"], 2
     )
-    results["warm_index_ms"] = round(median_ms(lambda: refresh(ws), 7), 1)
+    results["warm_index_ms"] = round(median_ms(lambda: refresh_index(ws), 7), 1)
     platform = PLATFORMS[0]
     results["best_ms"] = round(median_ms(lambda: best_run(ws, platform), 21), 2)
     results["best_branch_ms"] = round(

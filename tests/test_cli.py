@@ -61,7 +61,7 @@ def test_new_claim_writes_a_valid_note(runner, workspace: Path) -> None:
         "--json",
     )
     assert result.exit_code == 0, result.output
-    path = workspace / json.loads(result.output)["path"]
+    path = workspace / json.loads(result.stdout)["path"]  # stderr: the model loading
     assert path.parent.name == "optimizer"
     assert invoke(runner, workspace, "lint").exit_code == 0
     again = invoke(runner, workspace, *new_claim_args("Adam beta2 of 0.99 hurts at 60 seconds"))
@@ -110,3 +110,47 @@ def test_entry_point_runs_as_a_real_process(workspace: Path) -> None:
         [exe, "-C", workspace, "search", "warmup"], capture_output=True, text=True
     )
     assert piped.stdout.startswith("title\t")  # plain text, not a rich table, when piped
+
+
+def test_emit_prints_json_with_the_flag_and_the_text_form_without(runner, workspace: Path) -> None:
+    text = invoke(runner, workspace, "lint")
+    assert text.exit_code == 0 and text.stdout == "no findings\n"
+    as_json = invoke(runner, workspace, "lint", "--json")
+    assert json.loads(as_json.stdout) == {"findings": [], "count": 0}
+    leases = invoke(runner, workspace, "ledger", "lease")
+    assert leases.stdout == "no active leases\n"
+    assert json.loads(invoke(runner, workspace, "ledger", "lease", "--json").stdout) == []
+
+
+def test_emit_builds_lazy_data_only_for_json(capsys) -> None:
+    from claimledger.cli.output import emit
+
+    def data() -> dict:
+        raise AssertionError("built without --json")
+
+    emit(data, False, lambda: print("human"))
+    emit({"a": 1}, True, "not printed")
+    emit(lambda: {"b": 2}, True, "not printed")
+    out = capsys.readouterr().out
+    assert out == 'human\n{\n  "a": 1\n}\n{\n  "b": 2\n}\n'
+
+
+def test_commands_print_through_emit_not_if_as_json() -> None:
+    import ast
+
+    import claimledger.cli as cli_package
+
+    branching = set()
+    for module in Path(cli_package.__file__).parent.glob("*.py"):
+        if module.name == "output.py":  # emit itself
+            continue
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            for node in ast.walk(function):
+                if isinstance(node, ast.If | ast.IfExp) and (
+                    isinstance(node.test, ast.Name) and node.test.id == "as_json"
+                ):
+                    branching.add(f"{module.stem}.{function.name}")
+    assert not branching, sorted(branching)

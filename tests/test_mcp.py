@@ -440,12 +440,3 @@ def test_help_does_not_import_the_mcp_sdk() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
-
-
-def test_run_takes_the_budget_the_proposal_platform_names() -> None:
-    from claimledger.mcp.acting import run_budget
-
-    assert run_budget("cuda-H100-300s", None, None) == (300.0, None)
-    assert run_budget(PLATFORM, None, None) == (None, 4000)
-    assert run_budget(PLATFORM, None, 9000) == (None, 9000)  # what the caller asks wins
-    assert run_budget(None, None, None) == (None, 200_000)  # the default platform's budget

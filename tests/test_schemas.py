@@ -1,4 +1,5 @@
-"""The claim and source JSON Schemas: valid, identical in both places, and met by the seed notes."""
+"""The note JSON Schemas (claim, source and the contracts they are built from: effect,
+review-flag, run-report): valid, identical in both places, and met by the seed notes."""
 
 from __future__ import annotations
 
@@ -12,19 +13,20 @@ import frontmatter
 import pytest
 from jsonschema import Draft202012Validator
 
-from claimledger.schemas import is_valid
+from claimledger.schemas import is_valid, load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGED = REPO / "src" / "claimledger" / "data" / "schemas"
 EMBEDDED = REPO / "schemas"
-NAMES = ("claim", "source")
+NAMES = ("claim", "source", "effect", "review-flag", "run-report")
 SEED_CLAIMS = sorted((REPO / "kb").rglob("*.md"))
 SEED_SOURCES = sorted((REPO / "inbox").glob("*.md"))
 
 
 def validator(name: str) -> Draft202012Validator:
-    """A validator for the packaged schema `name` that also checks formats."""
-    schema = json.loads((PACKAGED / f"{name}.schema.json").read_text(encoding="utf-8"))
+    """A validator for the packaged schema `name` (bundled: file refs inlined) that also
+    checks formats."""
+    schema = load_schema(PACKAGED, name)
     return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
@@ -74,9 +76,27 @@ def test_schema_is_a_valid_draft_2020_12_schema(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_packaged_and_embedded_schemas_are_byte_identical(name: str) -> None:
-    filename = f"{name}.schema.json"
-    assert (PACKAGED / filename).read_bytes() == (EMBEDDED / filename).read_bytes()
+def test_the_bundled_schema_is_valid_and_self_contained(name: str) -> None:
+    schema = load_schema(PACKAGED, name)
+    Draft202012Validator.check_schema(schema)
+    assert all(ref.startswith("#/$defs/") for ref in refs(schema))
+    assert all(ref.removeprefix("#/$defs/") in schema["$defs"] for ref in refs(schema))
+
+
+def refs(node: Any) -> list[str]:
+    """Every `$ref` in a schema."""
+    if isinstance(node, list):
+        return [ref for item in node for ref in refs(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["$ref"]] if "$ref" in node else []
+    return found + [ref for value in node.values() for ref in refs(value)]
+
+
+def test_packaged_and_embedded_schemas_are_byte_identical() -> None:
+    packaged = {path.name: path.read_bytes() for path in PACKAGED.glob("*.schema.json")}
+    embedded = {path.name: path.read_bytes() for path in EMBEDDED.glob("*.schema.json")}
+    assert packaged == embedded
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -143,7 +163,7 @@ def test_claim_missing_required_field_is_rejected(good_claim: dict[str, Any]) ->
     assert error_messages("claim", good_claim) == ["'source' is a required property"]
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ("claim", "source"))
 def test_impossible_date_fails_the_format_checker(name: str, good_claim: dict[str, Any]) -> None:
     if name == "claim":
         instance = {**good_claim, "created": "2026-02-00"}

@@ -1,13 +1,17 @@
-"""mkdocs hook: every schemas/*.schema.json as a table, where a page says <!-- schemas -->."""
+"""mkdocs hook: every schemas/*.schema.json as a table, where a page says <!-- schemas -->.
+
+A `$ref` to another schema file ("effect.schema.json") shows as a link to that file's table."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 MARKER = "<!-- schemas -->"
+FILE_REF = re.compile(r"(?:\./)?([A-Za-z0-9_.-]+)\.schema\.json")
 
 
 def on_page_markdown(markdown: str, **_: Any) -> str:
@@ -19,7 +23,11 @@ def on_page_markdown(markdown: str, **_: Any) -> str:
 
 def schema_section(path: Path) -> str:
     schema = json.loads(path.read_text())
-    lines = [f"## `{path.name}`", "", schema.get("description", schema.get("title", "")), ""]
+    heading = f"## `{path.name}` {{#{anchor(path.name)}}}"
+    lines = [heading, "", schema.get("description", schema.get("title", "")), ""]
+    bases = [link(option["$ref"]) for option in schema.get("allOf", []) if is_file_ref(option)]
+    if bases:
+        lines += [f"Builds on {', '.join(bases)}: its fields apply too.", ""]
     lines += ["| field | type | required | meaning |", "|---|---|---|---|"]
     required = set(schema.get("required", []))
     for name, spec in schema.get("properties", {}).items():
@@ -39,7 +47,23 @@ def resolve(schema: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
     return target
 
 
+def is_file_ref(spec: Any) -> bool:
+    return isinstance(spec, dict) and bool(FILE_REF.fullmatch(str(spec.get("$ref", ""))))
+
+
+def anchor(filename: str) -> str:
+    """The heading id of a schema's table: "effect.schema.json" -> "effect-schema"."""
+    return FILE_REF.fullmatch(filename).group(1).replace(".", "-") + "-schema"
+
+
+def link(ref: str) -> str:
+    name = ref.removeprefix("./")
+    return f"[`{name}`](#{anchor(name)})"
+
+
 def type_of(schema: dict[str, Any], spec: dict[str, Any]) -> str:
+    if is_file_ref(spec):
+        return link(spec["$ref"])
     if "enum" in spec:
         return " \\| ".join(f"`{value}`" for value in spec["enum"])
     if "const" in spec:

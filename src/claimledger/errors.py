@@ -26,6 +26,10 @@ class ConfigError(ClaimledgerError):
     """claimledger.toml is unreadable or holds an invalid setting."""
 
 
+class SchemaError(ClaimledgerError):
+    """Data about to be written (or just read) breaks the JSON Schema it must follow."""
+
+
 class NoteError(ClaimledgerError):
     """A note cannot be read, parsed or written."""
 

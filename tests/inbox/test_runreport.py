@@ -1,4 +1,5 @@
-"""Run reports (CONTRACTS section 2) become experimental claims with an effect, or evidence."""
+"""Run reports (schemas/run-report.schema.json) become experimental claims with an effect, or
+evidence."""
 
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def test_a_one_key_report_becomes_an_experimental_claim_with_an_effect(ws: Works
 def test_a_second_report_of_the_same_change_is_evidence_for_the_claim(ws: Workspace) -> None:
     report(ws, RUN_A)
     Worker(ws).run_once()
-    second = report(ws, "d" * 64, results={"val_bpb": [2.29], "mean_val_bpb": 2.29})
+    results = {"val_bpb": [2.29], "mean_val_bpb": 2.29, "status": "keep"}
+    second = report(ws, "d" * 64, results=results)
     result = Worker(ws).run_once().results
     assert [r.path for r in result] == [second]
     assert result[0].claims == [] and len(result[0].enrichments) == 1
@@ -85,3 +87,20 @@ def test_effect_titles_say_which_way_and_how_much() -> None:
     )
     changed = effect_title({**base, "from": "adamw", "to": "muon", "delta": 0.0002})
     assert changed == "Changing warmdown from adamw to muon barely changes val_bpb on gpu-h100-5min"
+
+
+def test_a_report_that_breaks_its_schema_is_a_null_result_naming_the_field(
+    ws: Workspace,
+) -> None:
+    rel = report(ws, RUN_A)
+    path = ws.root / rel
+    text = path.read_text(encoding="utf-8").replace("mean_val_bpb: 2.29", "mean_val_bpb: fast")
+    path.write_text(text, encoding="utf-8")  # as a hand edit would, past add_source's check
+    result = {r.path: r for r in Worker(ws).run_once().results}[rel]
+    assert result.claims == []
+    meta = read_note(path).metadata
+    assert meta["status"] == "null-result"
+    assert meta["notes"] == (
+        "invalid run report (run-report.schema.json): "
+        "results/mean_val_bpb: 'fast' is not of type 'number'"
+    )

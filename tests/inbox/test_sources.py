@@ -1,4 +1,4 @@
-"""add_source (CONTRACTS section 1) and listing sources."""
+"""add_source (schemas/source.schema.json) and listing sources."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from claimledger.kb import index as kb_index
-from claimledger.kb import open_index, search_notes, show_note, update_index
+from claimledger.kb import open_index, refresh_index, search_notes, show_note
 from claimledger.workspace import Workspace
 
 
@@ -21,7 +21,7 @@ def count(ws: Workspace, table: str) -> int:
 def update_with_failing_writer(
     ws: Workspace, monkeypatch: pytest.MonkeyPatch, rebuild: bool = False
 ) -> None:
-    """update_index with the writer failing at its first batch, as on a full disk."""
+    """refresh_index with the writer failing at its first batch, as on a full disk."""
 
     def fail(*_: object) -> None:
         raise OSError("disk full")
@@ -29,7 +29,7 @@ def update_with_failing_writer(
     with monkeypatch.context() as patch:
         patch.setattr(kb_index, "_reconcile", fail)
         with pytest.raises(OSError, match="disk full"):
-            update_index(ws, rebuild=rebuild)
+            refresh_index(ws, rebuild=rebuild)
 
 
 def write(path: Path, text: str) -> None:
@@ -39,25 +39,25 @@ def write(path: Path, text: str) -> None:
 
 def test_every_seed_note_is_indexed_and_a_second_run_reads_nothing(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    first = update_index(ws)
+    first = refresh_index(ws)
     notes = len(list((workspace / "kb").rglob("*.md"))) + len(
         list((workspace / "inbox").rglob("*.md"))
     )
     assert first.added == notes and first.rebuilt
-    second = update_index(ws)
+    second = refresh_index(ws)
     assert second.unchanged == notes and second.added == second.updated == 0
 
 
 def test_changed_added_and_removed_files_are_picked_up(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     victim = next((workspace / "kb").rglob("*.md"))
     victim.write_text(victim.read_text() + "\nNew words: zyzzyva.\n")
     os.utime(victim, ns=(victim.stat().st_atime_ns, victim.stat().st_mtime_ns + 10**9))
     write(workspace / "kb" / "data" / "Fresh claim.md", "---\ntype: claim\n---\n[[Nowhere]]\n")
     removed = next((workspace / "inbox").glob("*.md"))
     removed.unlink()
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert (stats.updated, stats.added, stats.removed) == (1, 1, 1)
     with open_index(ws, refresh=False) as conn:
         assert search_notes(conn, "zyzzyva")[0]["path"] == ws.relative(victim)
@@ -65,31 +65,31 @@ def test_changed_added_and_removed_files_are_picked_up(workspace: Path) -> None:
 
 def test_touched_file_with_same_bytes_is_only_restamped(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     note = next((workspace / "kb").rglob("*.md"))
     os.utime(note, ns=(note.stat().st_atime_ns, note.stat().st_mtime_ns + 10**9))
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert stats.touched == 1 and stats.updated == 0
 
 
 def test_deleting_the_cache_loses_nothing(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     before = count(ws, "links"), count(ws, "notes")
     for path in (workspace / ".claimledger").iterdir():
         path.unlink()
-    update_index(ws)
+    refresh_index(ws)
     assert (count(ws, "links"), count(ws, "notes")) == before
 
 
 def test_a_damaged_database_is_rebuilt(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     db = workspace / ".claimledger" / "index.sqlite"
     for suffix in ("-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     db.write_bytes(b"this is not a database" * 100)
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert stats.rebuilt and count(ws, "notes") == stats.files
     assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
@@ -124,7 +124,7 @@ def test_a_failed_rebuild_keeps_the_old_index(
     workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     before = count(ws, "notes"), count(ws, "links")
     update_with_failing_writer(ws, monkeypatch, rebuild=True)
     assert (count(ws, "notes"), count(ws, "links")) == before
@@ -139,19 +139,19 @@ def test_a_first_build_clears_leftovers_and_a_failed_one_leaves_no_file(
     (cache / "index.sqlite.4242.tmp").write_bytes(b"left by a build that was killed")
     update_with_failing_writer(ws, monkeypatch)
     assert not (cache / "index.sqlite").exists() and not list(cache.glob("*.tmp"))
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert stats.rebuilt and count(ws, "notes") == stats.added == stats.files
 
 
 def test_a_reader_keeps_its_view_while_the_index_is_rebuilt(workspace: Path) -> None:
     ws = Workspace.open(workspace)
-    update_index(ws)
+    refresh_index(ws)
     before = count(ws, "notes")
     write(workspace / "kb" / "data" / "Late claim.md", "---\ntype: claim\n---\nLate.\n")
     with open_index(ws, refresh=False) as reader:
         reader.execute("BEGIN")
         assert reader.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == before
-        stats = update_index(ws, rebuild=True)
+        stats = refresh_index(ws, rebuild=True)
         assert reader.execute("SELECT COUNT(*) FROM notes").fetchone()[0] == before
     assert stats.rebuilt and count(ws, "notes") == before + 1
     db = workspace / ".claimledger" / "index.sqlite"
@@ -167,7 +167,7 @@ def test_undecodable_and_vanished_files_are_reported_not_fatal(
     monkeypatch.setattr(
         Workspace, "note_files", lambda self: {**listed, "kb/data/Gone.md": "claim"}
     )
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert stats.added == len(listed) and "kb/data/Gone.md: cannot read" in caplog.text
     with open_index(ws, refresh=False) as conn:
         problems = kb_index.stored_problems(conn)
@@ -185,14 +185,14 @@ def test_a_parallel_build_that_fails_leaves_nothing_behind(
     ws = Workspace.open(workspace)
     update_with_failing_writer(ws, monkeypatch)
     assert [p.name for p in (workspace / ".claimledger").iterdir()] == ["index.lock"]
-    stats = update_index(ws)
+    stats = refresh_index(ws)
     assert stats.added == stats.files > 450 and count(ws, "links") >= 450
 
 
 def test_a_full_build_turns_full_text_merging_back_on(workspace: Path) -> None:
     ws = Workspace.open(workspace)
     for rebuild in (False, True):  # a first build, then a rebuild in place
-        update_index(ws, rebuild=rebuild)
+        refresh_index(ws, rebuild=rebuild)
         with open_index(ws, refresh=False) as conn:
             settings = dict(conn.execute("SELECT k, v FROM notes_fts_config WHERE k LIKE '%merge'"))
             assert settings == kb_index.FTS_MERGING_DEFAULT

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from claimledger.ledger import best_run, rebuild, record_path, refresh, runs, verify
+from claimledger.ledger import best_run, record_path, refresh_index, runs, verify
 from claimledger.ledger.index import index_path
 from claimledger.ledger.store import records_dir
 from claimledger.workspace import Workspace
@@ -28,7 +28,7 @@ def test_deleting_the_index_loses_nothing(ws: Workspace) -> None:
         index_path(ws).with_name(index_path(ws).name + suffix).unlink(missing_ok=True)
     assert runs(ws) == before
     assert [r["id"] for r in before] == ids
-    assert rebuild(ws).indexed == 3
+    assert refresh_index(ws, rebuild=True).indexed == 3
 
 
 def test_a_damaged_index_file_is_rebuilt(ws: Workspace) -> None:
@@ -45,7 +45,7 @@ def test_records_added_by_another_process_are_picked_up(ws: Workspace) -> None:
     other = Workspace.open(ws.root)
     run(other, "d", 1.0)
     assert best_run(ws, PLATFORM)["commit"] == "d"
-    assert refresh(ws).indexed == 0  # nothing new since
+    assert refresh_index(ws).indexed == 0  # nothing new since
 
 
 def test_a_deleted_record_file_leaves_the_queries(ws: Workspace) -> None:

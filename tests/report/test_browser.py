@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from claimledger.report.site import page_name
+from claimledger.report.catalog import page_name
 from tests.report.conftest import CITING
 
 CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromium-browser")

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 from claimledger.cli import main
 from claimledger.report import build_report
-from claimledger.report.site import page_name
+from claimledger.report.catalog import page_name
 from claimledger.workspace import Workspace
 from tests.report.conftest import CITING, FLAGGED, TESTED
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, is_terminal, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import emit, is_terminal, print_table, with_json
 
 EXTRACTORS = ("offline", "run-report", "llm")
 STATUSES = ("unprocessed", "processing", "processed", "null-result")
@@ -41,7 +42,7 @@ def inbox() -> None:
 @with_json
 @click.pass_obj
 def add(
-    state: Any,
+    state: State,
     file: Any,
     title: str | None,
     author: str | None,
@@ -64,17 +65,14 @@ def add(
     day = date.date() if date else None
     path = add_source(state.workspace, title=source_title, body=body, fields=fields, date=day)
     relative = state.workspace.relative(path)
-    if as_json:
-        echo_json({"path": relative, "title": source_title})
-    else:
-        click.echo(relative)
+    emit({"path": relative, "title": source_title}, as_json, relative)
 
 
 @inbox.command("list")
 @click.option("--status", type=click.Choice(STATUSES), help="Only sources in this state.")
 @with_json
 @click.pass_obj
-def list_command(state: Any, status: str | None, as_json: bool) -> None:
+def list_command(state: State, status: str | None, as_json: bool) -> None:
     """Sources with their lifecycle state, oldest first.
 
     \b
@@ -84,14 +82,15 @@ def list_command(state: Any, status: str | None, as_json: bool) -> None:
     from claimledger.inbox import list_sources
 
     infos = list_sources(state.workspace, status=status)
-    if as_json:
-        echo_json({"sources": [i.to_dict() for i in infos], "count": len(infos)})
-        return
     rows = [
         (i.status, i.date or "", i.attempts, len(i.claims_extracted), len(i.enrichments), i.path)
         for i in infos
     ]
-    print_table(["status", "date", "attempts", "claims", "enriched", "path"], rows)
+    emit(
+        {"sources": [i.to_dict() for i in infos], "count": len(infos)},
+        as_json,
+        lambda: print_table(["status", "date", "attempts", "claims", "enriched", "path"], rows),
+    )
 
 
 @click.command()
@@ -103,7 +102,7 @@ def list_command(state: Any, status: str | None, as_json: bool) -> None:
 @with_json
 @click.pass_obj
 def worker(
-    state: Any,
+    state: State,
     mode: str,
     interval: float,
     max_sources: int | None,
@@ -167,9 +166,10 @@ def _progress() -> Any:
 
 
 def _report(summary: Any, as_json: bool) -> None:
-    if as_json:
-        echo_json(summary.to_dict())
-        return
+    emit(summary.to_dict(), as_json, lambda: _print_summary(summary))
+
+
+def _print_summary(summary: Any) -> None:
     counts = summary.counts()
     click.echo(
         f"{counts['sources']} sources: {counts['processed']} processed, "

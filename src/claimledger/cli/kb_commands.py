@@ -5,13 +5,22 @@ The library is imported inside each command so that `claimledger --help` stays f
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, is_terminal, print_heading, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import (
+    emit,
+    is_terminal,
+    print_findings,
+    print_heading,
+    print_table,
+    with_json,
+)
 
 
 @click.command()
@@ -33,9 +42,10 @@ def init(directory: Path, no_git: bool, as_json: bool) -> None:
     from claimledger.scaffold import init_workspace
 
     result = init_workspace(directory, git=not no_git)
-    if as_json:
-        echo_json(result.__dict__)
-        return
+    emit(result.__dict__, as_json, lambda: _print_init(result))
+
+
+def _print_init(result: Any) -> None:
     kind = "existing vault" if result.existing_vault else "new workspace"
     click.echo(f"{kind} at {result.root.resolve()}")
     if result.existing_vault:
@@ -68,24 +78,22 @@ def _progress_bar(label: str) -> Any:
 @click.option("--rebuild", is_flag=True, help="Drop the cache and rebuild it from the files.")
 @with_json
 @click.pass_obj
-def index(state: Any, rebuild: bool, as_json: bool) -> None:
+def index(state: State, rebuild: bool, as_json: bool) -> None:
     """Bring the SQLite cache (.claimledger/index.sqlite) up to date with the notes.
 
     Only changed files are read again. The cache is derived data: deleting it loses nothing.
     Every other command refreshes the index on its own; run this to see what changed. This
     one also checks every page of the cache, and rebuilds a damaged one.
     """
-    from claimledger.kb import update_index
+    from claimledger.kb import refresh_index
 
-    stats = update_index(state.workspace, _progress_bar("indexing"), rebuild=rebuild, check=True)
-    if as_json:
-        echo_json(stats.__dict__)
-        return
-    click.echo(
+    stats = refresh_index(state.workspace, _progress_bar("indexing"), rebuild=rebuild, check=True)
+    line = (
         f"{stats.files} notes: {stats.added} added, {stats.updated} updated, "
         f"{stats.removed} removed, {stats.unchanged + stats.touched} unchanged "
         f"({stats.seconds:.2f} s{', full rebuild' if stats.rebuilt else ''})"
     )
+    emit(stats.__dict__, as_json, line)
 
 
 def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
@@ -104,7 +112,7 @@ def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
 @click.option("--ignore", multiple=True, metavar="CODE", help="Skip findings of this code.")
 @with_json
 @click.pass_obj
-def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
+def lint(state: State, ignore: tuple[str, ...], as_json: bool) -> None:
     """Report problems in the vault; exit 1 when there are findings.
 
     Checks: broken YAML (with its line), frontmatter with no closing `---`, notes over the
@@ -123,23 +131,24 @@ def lint(state: Any, ignore: tuple[str, ...], as_json: bool) -> None:
 
     with open_index(state.workspace) as conn:
         findings = [f for f in lint_with_ledger(state.workspace, conn) if f.code not in ignore]
-    if as_json:
-        echo_json({"findings": [f.to_dict() for f in findings], "count": len(findings)})
-    elif findings:
-        for f in findings:
-            where = f"{f.path}:{f.line}" if f.line else f.path
-            click.echo(f"{where}: {f.severity}: {f.code}: {f.message}")
-        click.echo(f"{len(findings)} findings", err=True)
-    else:
-        click.echo("no findings")
+    emit(
+        {"findings": [f.to_dict() for f in findings], "count": len(findings)},
+        as_json,
+        lambda: print_findings([_finding_line(f) for f in findings], "no findings"),
+    )
     sys.exit(1 if findings else 0)
+
+
+def _finding_line(finding: Any) -> str:
+    where = f"{finding.path}:{finding.line}" if finding.line else finding.path
+    return f"{where}: {finding.severity}: {finding.code}: {finding.message}"
 
 
 @click.command()
 @click.argument("title")
 @with_json
 @click.pass_obj
-def show(state: Any, title: str, as_json: bool) -> None:
+def show(state: State, title: str, as_json: bool) -> None:
     """Show a note: its frontmatter, body, links and backlinks.
 
     TITLE is matched case-insensitively against file names, titles and aliases, or is a
@@ -153,9 +162,10 @@ def show(state: Any, title: str, as_json: bool) -> None:
 
     with open_index(state.workspace) as conn:
         note = show_note(state.workspace, conn, title)
-    if as_json:
-        echo_json(note)
-        return
+    emit(note, as_json, lambda: _print_note(note))
+
+
+def _print_note(note: dict[str, Any]) -> None:
     print_heading(note["title"])
     click.echo(f"path: {note['path']}")
     for key, value in note["frontmatter"].items():
@@ -175,7 +185,7 @@ def show(state: Any, title: str, as_json: bool) -> None:
 @with_json
 @click.pass_obj
 def search(
-    state: Any, query: str, limit: int, note_type: str | None, domain: str | None, as_json: bool
+    state: State, query: str, limit: int, note_type: str | None, domain: str | None, as_json: bool
 ) -> None:
     """Full-text search over titles, descriptions and bodies (best match first).
 
@@ -193,11 +203,8 @@ def search(
         click.echo(f"warning: {note}", err=True)
     with open_index(state.workspace) as conn:
         hits = search_notes(conn, query, limit, note_type, domain)
-    if as_json:
-        echo_json(hits)
-        return
     rows = [(h["title"], h["type"], h["confidence"], h["snippet"]) for h in hits]
-    print_table(["title", "type", "confidence", "match"], rows)
+    emit(hits, as_json, lambda: print_table(["title", "type", "confidence", "match"], rows))
 
 
 @click.command()
@@ -212,7 +219,7 @@ def search(
 @click.option("--around", metavar="TITLE", help="Only the neighbourhood of this note.")
 @click.option("--hops", default=1, show_default=True, help="Neighbourhood radius for --around.")
 @click.pass_obj
-def graph(state: Any, fmt: str, around: str | None, hops: int) -> None:
+def graph(state: State, fmt: str, around: str | None, hops: int) -> None:
     """Print the knowledge graph: notes and typed edges (link, depends_on, challenged_by,
     source-of).
 
@@ -249,35 +256,70 @@ def new() -> None:
 @click.option("--depends-on", multiple=True, metavar="TITLE", help="A claim this builds on.")
 @click.option("--challenged-by", multiple=True, metavar="TITLE", help="A counter-claim.")
 @click.option("--branch", multiple=True, help="A research branch this claim speaks about.")
+@click.option("--run", "runs", multiple=True, metavar="ID", help="A ledger run that backs it.")
+@click.option(
+    "--source-file", multiple=True, metavar="PATH", help="An inbox file it rests on (a report)."
+)
+@click.option(
+    "--effect",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="The measured effect: param, from, to, metric, delta, n, platform (repeatable).",
+)
 @click.option("--body", default="", help="The argument (markdown); '-' reads standard input.")
 @with_json
 @click.pass_obj
-def new_claim(state: Any, title: str, as_json: bool, body: str, **options: Any) -> None:
-    """Write kb/<domain>/<TITLE>.md as a valid claim; unsafe titles are refused.
+def new_claim(state: State, title: str, as_json: bool, body: str, **options: Any) -> None:
+    """Write kb/<domain>/<TITLE>.md as a valid claim with status `proposed`.
+
+    The rules of the MCP write_claim tool: unsafe titles are refused, and so is a claim the kb
+    already makes (the same title, the same effect, or a near-identical title; a close one is
+    flagged for review), runs the ledger does not know and files that are not in the inbox.
 
     \b
     Example:
       claimledger new claim "Warmup of 5% of steps stabilises AdamW at lr 0.006" \\
-        --domain schedule --description "..." --source "our runs on cpu-2core-60s"
+        --domain schedule --description "..." --source "our runs on cpu-2core-60s" \\
+        --run 3f2a9c --effect param=warmup_frac --effect from=0 --effect to=0.05
     """
-    from claimledger.kb import new_claim as write_claim
+    from claimledger.research import write_claim
 
-    fields = {
-        "domain": options["domain"],
-        "description": options["description"],
-        "confidence": options["confidence"],
-        "source": options["source_"],
-        "depends_on": [f"[[{t}]]" for t in options["depends_on"]] or None,
-        "challenged_by": [f"[[{t}]]" for t in options["challenged_by"]] or None,
-        "branches": list(options["branch"]) or None,
-    }
-    text = sys.stdin.read() if body == "-" else body
-    path = write_claim(state.workspace, title, {k: v for k, v in fields.items() if v}, text)
-    relative = state.workspace.relative(path)
-    if as_json:
-        echo_json({"path": relative, "title": title})
-    else:
-        click.echo(f"created {relative}")
+    written = write_claim(
+        state.workspace,
+        title,
+        domain=options["domain"],
+        description=options["description"],
+        source=options["source_"],
+        confidence=options["confidence"],
+        body=sys.stdin.read() if body == "-" else body,
+        runs=list(options["runs"]),
+        sources=list(options["source_file"]),
+        effect=_effect(options["effect"]),
+        depends_on=list(options["depends_on"]),
+        challenged_by=list(options["challenged_by"]),
+        branches=list(options["branch"]),
+    )
+    emit(written, as_json, lambda: _print_written(written))
+
+
+def _print_written(written: dict[str, Any]) -> None:
+    click.echo(f"created {written['path']} (proposed)")
+    if written["possible_duplicate_of"]:
+        click.echo(f"flagged for review: close to {written['possible_duplicate_of']}")
+
+
+def _effect(items: tuple[str, ...]) -> dict[str, Any] | None:
+    """--effect KEY=VALUE items as a dict; a value is read as JSON (a number) where it can be."""
+    effect: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--effect")
+        try:
+            effect[key.strip()] = json.loads(value)
+        except ValueError:
+            effect[key.strip()] = value.strip()
+    return effect or None
 
 
 @click.command()
@@ -290,7 +332,7 @@ def new_claim(state: Any, title: str, as_json: bool, body: str, **options: Any) 
 )
 @with_json
 @click.pass_obj
-def demo(state: Any, iterations: int, as_json: bool) -> None:
+def demo(state: State, iterations: int, as_json: bool) -> None:
     """Run the main job on the workspace: index, lint, the knowledge graph, a short loop.
 
     The loop (plan, lease, run the trainer on CPU with 2 seeds at 200K tokens, record, run
@@ -298,19 +340,25 @@ def demo(state: Any, iterations: int, as_json: bool) -> None:
     so the workspace itself is left as it was; it ends by printing what it learned.
     `make demo` runs this on the repository's own embedded workspace (about 3 minutes).
     """
-    from claimledger.kb import build_graph, open_index, summarize, update_index
+    from claimledger.kb import build_graph, open_index, refresh_index, summarize
 
-    stats = update_index(state.workspace, _progress_bar("indexing"))
+    stats = refresh_index(state.workspace, _progress_bar("indexing"))
     with open_index(state.workspace, refresh=False) as conn:
         findings = lint_with_ledger(state.workspace, conn)
         summary = summarize(build_graph(conn))
     learned = _demo_loop(state.workspace, iterations, quiet=as_json) if iterations else None
-    if as_json:
-        loop = learned.to_dict() if learned else None
-        echo_json(
-            {"index": stats.__dict__, "findings": len(findings), "graph": summary, "loop": loop}
-        )
-        return
+    data = {
+        "index": stats.__dict__,
+        "findings": len(findings),
+        "graph": summary,
+        "loop": learned.to_dict() if learned else None,
+    }
+    emit(data, as_json, lambda: _print_demo(state, stats, findings, summary, learned))
+
+
+def _print_demo(
+    state: State, stats: Any, findings: list[Any], summary: dict[str, Any], learned: Any
+) -> None:
     print_heading(f"Workspace {state.workspace.root}")
     click.echo(f"indexed {stats.files} notes in {stats.seconds:.2f} s")
     click.echo(f"lint: {len(findings)} findings")
@@ -330,8 +378,7 @@ def demo(state: Any, iterations: int, as_json: bool) -> None:
 
 def _demo_loop(ws: Any, iterations: int, quiet: bool) -> Any:
     """A short research loop on a scratch copy of the workspace; its result."""
-    from claimledger.planner import run_loop
-    from claimledger.planner.loop import scratch_workspace
+    from claimledger.research import run_loop, scratch_workspace
     from claimledger.trainer import TrainerOptions
 
     copy = scratch_workspace(ws)

@@ -15,7 +15,15 @@ from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, print_heading, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import (
+    echo_json,
+    emit,
+    print_findings,
+    print_heading,
+    print_table,
+    with_json,
+)
 
 DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -69,12 +77,7 @@ def _json_file(path: str) -> dict[str, Any]:
 
 def _print_runs(found: list[dict[str, Any]], as_json: bool, empty: str) -> None:
     """Runs as JSON, as a table, or a line saying there are none."""
-    if as_json:
-        echo_json(found)
-    elif found:
-        print_table(RUN_COLUMNS, [_short(r) for r in found])
-    else:
-        click.echo(empty)
+    emit(found, as_json, lambda: print_table(RUN_COLUMNS, [_short(r) for r in found], empty=empty))
 
 
 def _short(run: dict[str, Any]) -> list[Any]:
@@ -137,7 +140,7 @@ RUN_COLUMNS = ("when", "branch", "commit", "status", "val_bpb", "platform", "not
 @with_json
 @click.pass_obj
 def add_run(
-    state: Any,
+    state: State,
     metric_items: tuple[str, ...],
     config_items: tuple[str, ...],
     val_bpb: float | None,
@@ -174,7 +177,7 @@ def add_run(
     if missing:
         raise click.UsageError(f"missing {', '.join(missing)} (or give them in --from-json)")
     rid = library_add_run(state.workspace, **fields)
-    echo_json(read_record(state.workspace, rid)) if as_json else click.echo(rid)
+    emit(lambda: read_record(state.workspace, rid), as_json, rid)
 
 
 @ledger.command("import")
@@ -186,7 +189,7 @@ def add_run(
 @with_json
 @click.pass_obj
 def import_command(
-    state: Any,
+    state: State,
     tsv: Path,
     branch: str,
     platform: str,
@@ -207,19 +210,20 @@ def import_command(
     from claimledger.ledger import import_tsv
 
     result = import_tsv(state.workspace, tsv, branch, platform, agent, time_budget)
-    if as_json:
-        echo_json(result.to_dict())
-    else:
-        click.echo(
-            f"{tsv}: {result.rows} rows, {len(result.added)} added, "
-            f"{result.existing} already in the ledger"
-        )
-        for problem in result.problems:
-            click.echo(f"{tsv}:{problem['line']}: {problem['problem']}", err=True)
-        if result.best:
-            bpb = result.best["metrics"]["val_bpb"]
-            click.echo(f"best on {branch}: {bpb:.6f} at {result.best['commit']}")
+    emit(result.to_dict(), as_json, lambda: _print_import(result, tsv, branch))
     sys.exit(1 if result.problems else 0)
+
+
+def _print_import(result: Any, tsv: Path, branch: str) -> None:
+    click.echo(
+        f"{tsv}: {result.rows} rows, {len(result.added)} added, "
+        f"{result.existing} already in the ledger"
+    )
+    for problem in result.problems:
+        click.echo(f"{tsv}:{problem['line']}: {problem['problem']}", err=True)
+    if result.best:
+        bpb = result.best["metrics"]["val_bpb"]
+        click.echo(f"best on {branch}: {bpb:.6f} at {result.best['commit']}")
 
 
 @ledger.command("log")
@@ -231,7 +235,7 @@ def import_command(
 @with_json
 @click.pass_obj
 def log(
-    state: Any,
+    state: State,
     platform: str | None,
     branch: str | None,
     status: str | None,
@@ -258,7 +262,7 @@ def log(
 @click.option("--top", type=int, default=10, show_default=True, help="Leaderboard length.")
 @with_json
 @click.pass_obj
-def best(state: Any, platform: str | None, branch: str | None, top: int, as_json: bool) -> None:
+def best(state: State, platform: str | None, branch: str | None, top: int, as_json: bool) -> None:
     """The best kept run (lowest val_bpb), per platform; crashes never count.
 
     Without --platform: the best run on every platform. With --platform: the leaderboard of
@@ -286,7 +290,7 @@ def best(state: Any, platform: str | None, branch: str | None, top: int, as_json
 @click.option("--platform", help="Count and rank only this platform's runs.")
 @with_json
 @click.pass_obj
-def branches_command(state: Any, platform: str | None, as_json: bool) -> None:
+def branches_command(state: State, platform: str | None, as_json: bool) -> None:
     """The forest of branches: who adopted whom, at which commit, and each branch's best.
 
     \b
@@ -296,9 +300,11 @@ def branches_command(state: Any, platform: str | None, as_json: bool) -> None:
     from claimledger.ledger import branches
 
     nodes = branches(state.workspace, platform)
-    if as_json:
-        echo_json(nodes)
-        return
+    emit(nodes, as_json, lambda: _print_branches(nodes))
+
+
+def _print_branches(nodes: list[dict[str, Any]]) -> None:
+    """The branch forest, one line a branch, adopted branches indented under their parent."""
     if not nodes:
         click.echo("no branches")
     for node in nodes:
@@ -327,7 +333,7 @@ def branches_command(state: Any, platform: str | None, as_json: bool) -> None:
 @with_json
 @click.pass_obj
 def adopt_command(
-    state: Any,
+    state: State,
     branch: str,
     from_branch: str,
     commit: str | None,
@@ -345,7 +351,7 @@ def adopt_command(
     from claimledger.ledger import adopt, read_record
 
     rid = adopt(state.workspace, branch, from_branch, commit, agent, platform, reason)
-    echo_json(read_record(state.workspace, rid)) if as_json else click.echo(rid)
+    emit(lambda: read_record(state.workspace, rid), as_json, rid)
 
 
 def _duration(text: str) -> timedelta:
@@ -365,7 +371,7 @@ def _duration(text: str) -> timedelta:
 @with_json
 @click.pass_obj
 def lease(
-    state: Any,
+    state: State,
     proposal: str | None,
     agent: str | None,
     duration: str,
@@ -389,31 +395,27 @@ def lease(
     ws = state.workspace
     if proposal is None:
         held = active_leases(ws)
-        if as_json:
-            echo_json(held)
-        elif held:
-            print_table(
-                ("proposal", "agent", "since", "until"),
-                [[x["proposal"], x["agent"], x["since"], x["until"]] for x in held],
-            )
-        else:
-            click.echo("no active leases")
+        rows = [[x["proposal"], x["agent"], x["since"], x["until"]] for x in held]
+        columns = ("proposal", "agent", "since", "until")
+        emit(held, as_json, lambda: print_table(columns, rows, empty="no active leases"))
         return
     if release:
         rid = release_lease(ws, proposal, agent)
-        echo_json({"released": rid}) if as_json else click.echo(rid or f"{proposal}: not held")
+        emit({"released": rid}, as_json, rid or f"{proposal}: not held")
         return
     take_lease(ws, proposal, agent, until or _duration(duration), note)
     holder = lease_holder(ws, proposal)
-    echo_json(holder) if as_json else click.echo(
-        f"{proposal}: leased to {holder['agent']} until {holder['until']}"
+    emit(
+        holder,
+        as_json,
+        lambda: click.echo(f"{proposal}: leased to {holder['agent']} until {holder['until']}"),
     )
 
 
 @ledger.command("verify")
 @with_json
 @click.pass_obj
-def verify_command(state: Any, as_json: bool) -> None:
+def verify_command(state: State, as_json: bool) -> None:
     """Check every record: named by its hash, canonical, valid, references resolving.
 
     Reads every file again; exit 1 when anything is wrong. Queries already ignore what it
@@ -426,14 +428,11 @@ def verify_command(state: Any, as_json: bool) -> None:
     from claimledger.ledger import verify
 
     findings = verify(state.workspace)
-    if as_json:
-        echo_json({"findings": findings, "count": len(findings)})
-    elif findings:
-        for finding in findings:
-            click.echo(f"{finding['path']}: {finding['problem']}")
-        click.echo(f"{len(findings)} findings", err=True)
-    else:
-        click.echo("ledger ok")
+    emit(
+        {"findings": findings, "count": len(findings)},
+        as_json,
+        lambda: print_findings([f"{f['path']}: {f['problem']}" for f in findings], "ledger ok"),
+    )
     sys.exit(1 if findings else 0)
 
 
@@ -443,7 +442,9 @@ def verify_command(state: Any, as_json: bool) -> None:
 @click.option("--branch", "only", multiple=True, help="Only these branches (repeatable).")
 @with_json
 @click.pass_obj
-def plot(state: Any, out: Path, platform: str | None, only: tuple[str, ...], as_json: bool) -> None:
+def plot(
+    state: State, out: Path, platform: str | None, only: tuple[str, ...], as_json: bool
+) -> None:
     """Draw OUT (default progress.png): every run per branch, kept runs, the running best
     frontier, crashes marked.
 
@@ -454,9 +455,7 @@ def plot(state: Any, out: Path, platform: str | None, only: tuple[str, ...], as_
     from claimledger.ledger import plot_progress
 
     info = plot_progress(state.workspace, out, platform, list(only) or None)
-    echo_json(info) if as_json else click.echo(
-        f"{info['path']}: {info['runs']} runs on {info['platform']}"
-    )
+    emit(info, as_json, f"{info['path']}: {info['runs']} runs on {info['platform']}")
 
 
 @ledger.command("sync")
@@ -464,7 +463,7 @@ def plot(state: Any, out: Path, platform: str | None, only: tuple[str, ...], as_
 @click.option("--branch", help="Remote branch (default: the current git branch).")
 @with_json
 @click.pass_obj
-def sync_command(state: Any, remote: str, branch: str | None, as_json: bool) -> None:
+def sync_command(state: State, remote: str, branch: str | None, as_json: bool) -> None:
     """Commit new records, pull (merge) the remote's, push; retry if someone pushed first.
 
     Only sound, new record files are committed. Records never conflict: any number of
@@ -477,9 +476,10 @@ def sync_command(state: Any, remote: str, branch: str | None, as_json: bool) -> 
     from claimledger.ledger import sync
 
     result = sync(state.workspace, remote, branch)
-    if as_json:
-        echo_json(result.to_dict())
-        return
+    emit(result.to_dict(), as_json, lambda: _print_sync(result, remote))
+
+
+def _print_sync(result: Any, remote: str) -> None:
     click.echo(
         f"{remote}/{result.branch}: committed {result.committed}, received "
         f"{result.received} records ({result.attempts} attempt(s))"
@@ -492,7 +492,7 @@ def sync_command(state: Any, remote: str, branch: str | None, as_json: bool) -> 
 @click.argument("record_id")
 @with_json
 @click.pass_obj
-def show(state: Any, record_id: str, as_json: bool) -> None:
+def show(state: State, record_id: str, as_json: bool) -> None:
     """Print one record as JSON (with or without --json), by id or unique id prefix.
 
     \b
@@ -511,7 +511,7 @@ def show(state: Any, record_id: str, as_json: bool) -> None:
 @with_json
 @click.pass_obj
 def retract_command(
-    state: Any, record_id: str, reason: str, agent: str | None, as_json: bool
+    state: State, record_id: str, reason: str, agent: str | None, as_json: bool
 ) -> None:
     """Withdraw a record: queries ignore it from now on (the file stays, as all records do).
 
@@ -522,14 +522,14 @@ def retract_command(
     from claimledger.ledger import retract
 
     rid = retract(state.workspace, record_id, reason, agent)
-    echo_json({"id": rid, "retracted": record_id}) if as_json else click.echo(rid)
+    emit({"id": rid, "retracted": record_id}, as_json, rid)
 
 
 @ledger.command("index")
 @click.option("--rebuild", is_flag=True, help="Forget the index and read every record again.")
 @with_json
 @click.pass_obj
-def index_command(state: Any, rebuild: bool, as_json: bool) -> None:
+def index_command(state: State, rebuild: bool, as_json: bool) -> None:
     """Bring the ledger index (.claimledger/ledger.sqlite) up to date and report.
 
     Every other command does this on its own; deleting the index loses nothing. This one
@@ -541,19 +541,16 @@ def index_command(state: Any, rebuild: bool, as_json: bool) -> None:
     """
     import time
 
-    from claimledger.ledger import rebuild as rebuild_index
-    from claimledger.ledger import refresh
+    from claimledger.ledger import refresh_index
 
     started = time.perf_counter()
-    result = rebuild_index(state.workspace) if rebuild else refresh(state.workspace, check=True)
+    result = refresh_index(state.workspace, rebuild=rebuild, check=True)
     info = {**result.__dict__, "seconds": round(time.perf_counter() - started, 3)}
-    if as_json:
-        echo_json(info)
-    else:
-        print_heading(
-            f"{result.indexed} files indexed, {result.removed} removed, "
-            f"{len(result.problems)} problems ({info['seconds']} s)"
-        )
+    heading = (
+        f"{result.indexed} files indexed, {result.removed} removed, "
+        f"{len(result.problems)} problems ({info['seconds']} s)"
+    )
+    emit(info, as_json, lambda: print_heading(heading))
 
 
 COMMANDS = [ledger]

@@ -5,9 +5,9 @@ The MCP SDK is imported inside the command so that `claimledger --help` stays fa
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
+
+from claimledger.cli.app import State
 
 
 @click.command("mcp")
@@ -24,7 +24,7 @@ import click
 )
 @click.pass_obj
 def mcp(
-    state: Any, agent: str | None, tool_seconds: float | None, run_seconds: float | None
+    state: State, agent: str | None, tool_seconds: float | None, run_seconds: float | None
 ) -> None:
     """Serve this workspace's tools to an agent over stdio (Model Context Protocol).
 

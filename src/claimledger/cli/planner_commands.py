@@ -5,12 +5,14 @@ The library is imported inside each command so that `claimledger --help` stays f
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, print_heading, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import emit, print_heading, print_table, with_json
 
 platform_option = click.option(
     "--platform",
@@ -25,7 +27,7 @@ platform_option = click.option(
 @with_json
 @click.pass_obj
 def brief(
-    state: Any, platform: str | None, topic: str | None, max_tokens: int, as_json: bool
+    state: State, platform: str | None, topic: str | None, max_tokens: int, as_json: bool
 ) -> None:
     """What an agent should read before its next run, within a token budget.
 
@@ -41,10 +43,7 @@ def brief(
     from claimledger.planner import build_brief, render_brief
 
     result = build_brief(state.workspace, platform, topic, max_tokens)
-    if as_json:
-        echo_json(result)
-    else:
-        click.echo(render_brief(result), nl=False)
+    emit(result, as_json, lambda: click.echo(render_brief(result), nl=False))
 
 
 @click.command()
@@ -53,7 +52,9 @@ def brief(
 @click.option("--all", "show_all", is_flag=True, help="List every claim, not only changes.")
 @with_json
 @click.pass_obj
-def evidence(state: Any, platform: str | None, apply_: bool, show_all: bool, as_json: bool) -> None:
+def evidence(
+    state: State, platform: str | None, apply_: bool, show_all: bool, as_json: bool
+) -> None:
     """Check claims' effects against the ledger; propose (or --apply) confidence changes.
 
     Runs on the platform are compared in pairs (same seed, same config but the one knob); the
@@ -75,15 +76,18 @@ def evidence(state: Any, platform: str | None, apply_: bool, show_all: bool, as_
     changes = plan_changes(results)
     if apply_:
         apply_changes(ws, changes, results)
-    if as_json:
-        echo_json(
-            {
-                "applied": apply_,
-                "changes": [c.to_dict() for c in changes],
-                "evidence": [r.to_dict() for r in results],
-            }
-        )
-        return
+    emit(
+        {
+            "applied": apply_,
+            "changes": [c.to_dict() for c in changes],
+            "evidence": [r.to_dict() for r in results],
+        },
+        as_json,
+        lambda: _print_evidence(results, changes, apply_, show_all),
+    )
+
+
+def _print_evidence(results: list[Any], changes: list[Any], apply_: bool, show_all: bool) -> None:
     if show_all:
         rows = [
             (r.claim.title[:70], r.platform, r.verdict, r.n, r.delta, r.noise_floor)
@@ -110,7 +114,7 @@ def evidence(state: Any, platform: str | None, apply_: bool, show_all: bool, as_
 @with_json
 @click.pass_obj
 def plan_command(
-    state: Any, platform: str | None, count: int, strategy: str, seed: int, as_json: bool
+    state: State, platform: str | None, count: int, strategy: str, seed: int, as_json: bool
 ) -> None:
     """Write the next K experiment proposals to ledger/proposals/.
 
@@ -128,9 +132,10 @@ def plan_command(
     from claimledger.planner import plan
 
     proposals = plan(state.workspace, platform, count, strategy, seed=seed)
-    if as_json:
-        echo_json([p.to_dict() for p in proposals])
-        return
+    emit([p.to_dict() for p in proposals], as_json, lambda: _print_proposals(proposals))
+
+
+def _print_proposals(proposals: list[Any]) -> None:
     if not proposals:
         click.echo("nothing to propose: every candidate is answered or leased")
         return
@@ -159,7 +164,7 @@ def plan_command(
 @with_json
 @click.pass_obj
 def loop(
-    state: Any,
+    state: State,
     iterations: int,
     seeds: int,
     platform: str | None,
@@ -181,11 +186,12 @@ def loop(
       claimledger loop --iterations 3 --seeds 2
       claimledger loop --iterations 10 --platform cpu-2core-tok200K --json
     """
-    from claimledger.planner import run_loop
+    from claimledger.research import run_loop
     from claimledger.trainer import TrainerOptions
 
     options = TrainerOptions(data=data, device=device, threads=threads)
-    say = None if as_json else click.echo
+    # Progress goes to stderr with --json, so stdout stays one JSON document.
+    say = functools.partial(click.echo, err=as_json)
     result = run_loop(
         state.workspace,
         iterations,
@@ -196,9 +202,10 @@ def loop(
         agent=agent,
         on_event=say,
     )
-    if as_json:
-        echo_json(result.to_dict())
-        return
+    emit(result.to_dict(), as_json, lambda: _print_loop(result))
+
+
+def _print_loop(result: Any) -> None:
     click.echo(f"{len(result.iterations)} iterations on {result.platform} ({result.stopped})")
     print_learned(result)
 

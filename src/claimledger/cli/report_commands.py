@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import emit, with_json
 
 
 @click.command()
@@ -26,7 +27,7 @@ from claimledger.cli.output import echo_json, with_json
 @click.option("--workers", type=int, help="Processes that write note pages (default: CPUs).")
 @with_json
 @click.pass_obj
-def report(state: Any, out_dir: Path, workers: int | None, as_json: bool) -> None:
+def report(state: State, out_dir: Path, workers: int | None, as_json: bool) -> None:
     """Build a static HTML report that opens from the file system, with no server.
 
     A page per note (frontmatter, rendered argument, links, backlinks, evidence runs), an
@@ -40,9 +41,10 @@ def report(state: Any, out_dir: Path, workers: int | None, as_json: bool) -> Non
     from claimledger.report import build_report
 
     result = build_report(state.workspace, out_dir, workers=workers)
-    if as_json:
-        echo_json(result.to_dict())
-        return
+    emit(result.to_dict(), as_json, lambda: _print_report(result))
+
+
+def _print_report(result: Any) -> None:
     click.echo(
         f"wrote {result.pages} pages to {result.out_dir} in {result.seconds:.2f} s "
         f"({result.notes} notes, {result.platforms} platforms, {result.plots} plots)"

@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import emit, print_table, with_json
 
 
 @click.group(invoke_without_command=True)
@@ -37,20 +38,21 @@ def review(ctx: click.Context, no_lint: bool, as_json: bool) -> None:
     from claimledger.kb import open_index
     from claimledger.kb.review import review_queue
 
-    ws = ctx.obj.workspace
+    state: State = ctx.obj
+    ws = state.workspace
     with open_index(ws) as conn:
         items = review_queue(ws, conn, with_lint=not no_lint)
-    if as_json:
-        echo_json({"items": [i.to_dict() for i in items], "count": len(items)})
-        return
-    if not items:
-        click.echo("nothing to review")
-        return
+    queue = {"items": [i.to_dict() for i in items], "count": len(items)}
+    emit(queue, as_json, lambda: _print_queue(items))
+
+
+def _print_queue(items: list[Any]) -> None:
     rows = [(i.reason, i.title, i.related or "", i.detail) for i in items]
-    print_table(["reason", "note", "related", "detail"], rows, title=f"{len(items)} to review")
+    columns = ["reason", "note", "related", "detail"]
+    print_table(columns, rows, title=f"{len(items)} to review", empty="nothing to review")
 
 
-def _act(state: Any, action: str, *names: str, **options: Any) -> dict[str, Any]:
+def _act(state: State, action: str, *names: str, **options: Any) -> dict[str, Any]:
     from claimledger.kb import open_index
     from claimledger.kb import review as actions
 
@@ -58,31 +60,24 @@ def _act(state: Any, action: str, *names: str, **options: Any) -> dict[str, Any]
         return getattr(actions, action)(state.workspace, conn, *names, **options)
 
 
-def _print_result(result: dict[str, Any], as_json: bool, line: str) -> None:
-    if as_json:
-        echo_json(result)
-    else:
-        click.echo(line)
-
-
 @review.command()
 @click.argument("title")
 @with_json
 @click.pass_obj
-def accept(state: Any, title: str, as_json: bool) -> None:
+def accept(state: State, title: str, as_json: bool) -> None:
     """Accept a claim: status active, review flags dropped, last_evaluated today."""
     result = _act(state, "accept", title)
-    _print_result(result, as_json, f"accepted {result['path']}")
+    emit(result, as_json, f"accepted {result['path']}")
 
 
 @review.command()
 @click.argument("title")
 @with_json
 @click.pass_obj
-def reject(state: Any, title: str, as_json: bool) -> None:
+def reject(state: State, title: str, as_json: bool) -> None:
     """Reject a claim: it is retired, not deleted, so the worker will not extract it again."""
     result = _act(state, "reject", title)
-    _print_result(result, as_json, f"rejected {result['path']} (status retired)")
+    emit(result, as_json, f"rejected {result['path']} (status retired)")
 
 
 @review.command()
@@ -90,10 +85,10 @@ def reject(state: Any, title: str, as_json: bool) -> None:
 @click.option("--reason", help="Why the claim no longer holds (kept as retired_reason).")
 @with_json
 @click.pass_obj
-def retire(state: Any, title: str, reason: str | None, as_json: bool) -> None:
+def retire(state: State, title: str, reason: str | None, as_json: bool) -> None:
     """Retire a claim; it stays in the vault and links to it stay valid."""
     result = _act(state, "retire", title, reason=reason)
-    _print_result(result, as_json, f"retired {result['path']}")
+    emit(result, as_json, f"retired {result['path']}")
 
 
 @review.command()
@@ -101,7 +96,7 @@ def retire(state: Any, title: str, reason: str | None, as_json: bool) -> None:
 @click.argument("keep")
 @with_json
 @click.pass_obj
-def merge(state: Any, duplicate: str, keep: str, as_json: bool) -> None:
+def merge(state: State, duplicate: str, keep: str, as_json: bool) -> None:
     """Merge claim DUPLICATE into claim KEEP and remove DUPLICATE's file.
 
     KEEP gains DUPLICATE's argument (under "Merged from ..."), list fields, provenance and
@@ -110,7 +105,7 @@ def merge(state: Any, duplicate: str, keep: str, as_json: bool) -> None:
     result = _act(state, "merge", duplicate, keep)
     lines = [f"merged {result['merged']} into {result['into']}"]
     lines += [f"  relinked {path}" for path in result["rewritten"]]
-    _print_result(result, as_json, "\n".join(lines))
+    emit(result, as_json, "\n".join(lines))
 
 
 @review.command()
@@ -118,7 +113,7 @@ def merge(state: Any, duplicate: str, keep: str, as_json: bool) -> None:
 @click.argument("new_title")
 @with_json
 @click.pass_obj
-def rename(state: Any, title: str, new_title: str, as_json: bool) -> None:
+def rename(state: State, title: str, new_title: str, as_json: bool) -> None:
     """Rename a note (file, title, H1) and update every [[link]] that points at it."""
     from claimledger.kb import open_index
     from claimledger.kb.rename import rename_note
@@ -126,7 +121,7 @@ def rename(state: Any, title: str, new_title: str, as_json: bool) -> None:
     with open_index(state.workspace) as conn:
         result = rename_note(state.workspace, conn, title, new_title)
     lines = [f"renamed to {result.path}"] + [f"  relinked {p}" for p in result.rewritten]
-    _print_result(result.__dict__, as_json, "\n".join(lines))
+    emit(result.__dict__, as_json, "\n".join(lines))
 
 
 COMMANDS = [review]

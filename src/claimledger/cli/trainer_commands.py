@@ -12,7 +12,8 @@ from typing import Any
 
 import click
 
-from claimledger.cli.output import echo_json, is_terminal, print_table, with_json
+from claimledger.cli.app import State
+from claimledger.cli.output import emit, is_terminal, print_table, with_json
 
 
 def _overrides(items: tuple[str, ...]) -> dict[str, str]:
@@ -76,7 +77,7 @@ def _print_result(result: Any) -> None:
     metavar="KEY=VALUE",
     help="Override a hyperparameter of train.py (repeatable).",
 )
-@click.option("--proposal", help="The planner proposal these runs answer (its --set by default).")
+@click.option("--proposal", help="The planner proposal these runs answer (its settings apply).")
 @click.option("--branch", help="Research branch (default: the workspace's git branch, or main).")
 @click.option("--agent", help="Who runs it (default: $CLAIMLEDGER_AGENT or user@host).")
 @click.option(
@@ -89,7 +90,7 @@ def _print_result(result: Any) -> None:
 @with_json
 @click.pass_obj
 def run(
-    state: Any,
+    state: State,
     time_budget: float | None,
     token_budget: int | None,
     seed: int,
@@ -109,6 +110,9 @@ def run(
     one ledger run record: platform (device + budget), git commit, full config and its diff
     from the branch's best run, metrics, status (keep when the mean beats that best, discard,
     or crash with its reason). A run report goes into inbox/ for the extraction worker.
+    Without a budget, the one the proposal's platform names, else the default platform's
+    (200K tokens). With --proposal, its settings apply over --set, this agent leases it while
+    the runs last (refused when another agent holds it) and the runs mark it answered.
     Exit code 1 when every seed crashed.
 
     \b
@@ -117,29 +121,29 @@ def run(
       claimledger run --time-budget 60 --set depth=3 --branch research/deeper
       claimledger run --token-budget 200000 --proposal 20261123-1a2b3c4d --json
     """
-    from claimledger.planner import read_proposal
-    from claimledger.trainer import TrainerOptions, run_experiment
+    from claimledger.research import run as run_research
+    from claimledger.trainer import TrainerOptions
 
-    ws = state.workspace
-    overrides: dict[str, Any] = dict(read_proposal(ws, proposal).set) if proposal else {}
-    overrides.update(_overrides(set_items))
     options = TrainerOptions(
         time_budget=time_budget,
         token_budget=token_budget,
         seed=seed,
-        overrides=overrides,
+        overrides=_overrides(set_items),
         data=data,
         device=device,
         threads=threads,
     )
     with _progress_line(seeds, is_terminal() and not as_json) as progress:
-        result = run_experiment(
-            ws, options, seeds, proposal=proposal, branch=branch, agent=agent, progress=progress
+        result = run_research(
+            state.workspace,
+            options,
+            seeds,
+            proposal=proposal,
+            branch=branch,
+            agent=agent,
+            progress=progress,
         )
-    if as_json:
-        echo_json(result.to_dict())
-    else:
-        _print_result(result)
+    emit(result.to_dict(), as_json, lambda: _print_result(result))
     if result.all_crashed:
         click.get_current_context().exit(1)
 

@@ -1,7 +1,7 @@
 """The inbox: source notes, their lifecycle, the extraction worker and its extractors.
 
 Public API:
-    add_source, list_sources, SourceInfo  -- source notes in the inbox (CONTRACTS 1)
+    add_source, list_sources, SourceInfo  -- inbox notes (source.schema.json)
     SourceError                           -- a source cannot be written or read
 
 The worker lives in `claimledger.inbox.worker` (`Worker`, `run_once`, `run_loop`,

@@ -22,7 +22,7 @@ from claimledger.errors import ClaimledgerError
 from claimledger.inbox.dedup import ClaimEntry
 from claimledger.inbox.extractors.base import Candidate, Context, SourceDoc
 from claimledger.inbox.settings import Settings
-from claimledger.kb.notes import read_note, write_note
+from claimledger.kb.notes import json_safe, read_note, write_note
 from claimledger.kb.titles import (
     FORBIDDEN_CHARS,
     MAX_NAME_BYTES,
@@ -31,6 +31,7 @@ from claimledger.kb.titles import (
     new_claim,
     title_problem,
 )
+from claimledger.schemas import check
 
 log = logging.getLogger("claimledger.inbox")
 INVISIBLE = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
@@ -183,8 +184,8 @@ def _write_claim(
     except ClaimledgerError as exc:
         outcome.add(outcome.rejected, f"{title[:60]!r}: {exc.problem[:200]}")
         return
-    fields = _claim_fields(ctx, source, candidate, domain, flag)
     try:
+        fields = _claim_fields(ctx, source, candidate, domain, flag)
         new_claim(ctx.ws, title, fields, _claim_body(ctx, source, candidate, flag))
     except ClaimledgerError as exc:
         if not path.exists():
@@ -228,9 +229,12 @@ def _claim_fields(
         "provenance": provenance,
     }
     if candidate.effect:
+        check(ctx.ws.schemas_dir, "effect", json_safe(candidate.effect))
         fields["effect"] = candidate.effect
     if flag is not None:
-        fields["review"] = [_review_flag(ctx, flag)]
+        review_flag = _review_flag(ctx, flag)
+        check(ctx.ws.schemas_dir, "review-flag", review_flag)
+        fields["review"] = [review_flag]
     return fields
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import os
 import re
 import sqlite3
@@ -25,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from claimledger.kb import normalize_key, open_index
+from claimledger.kb import ClaimNote, claim_notes, normalize_key, open_index
 from claimledger.sqlite_cache import guarded, retrying
 from claimledger.workspace import Workspace
 
@@ -249,20 +248,19 @@ def _best_first(scores: np.ndarray, m: int) -> Iterator[int]:
 @retrying
 def read_claims(ws: Workspace) -> list[ClaimEntry]:
     """The claims of a workspace as index entries, read through the kb's SQLite index."""
-    query = "SELECT path, stem, description, metadata FROM notes WHERE role = 'claim'"
     with open_index(ws) as conn:
-        rows = conn.execute(query + " AND type = 'claim' ORDER BY path").fetchall()
-    return [_entry(row) for row in rows]
+        claims = claim_notes(conn)
+    return [_entry(claim) for claim in claims]
 
 
-def _entry(row: sqlite3.Row) -> ClaimEntry:
-    meta = json.loads(row["metadata"] or "{}")
+def _entry(claim: ClaimNote) -> ClaimEntry:
+    meta = claim.metadata
     provenance = meta.get("provenance") if isinstance(meta.get("provenance"), dict) else {}
     effect = meta.get("effect") if isinstance(meta.get("effect"), dict) else None
     return ClaimEntry(
-        title=row["stem"],
-        path=row["path"],
-        description=row["description"] or "",
+        title=claim.stem,
+        path=claim.path,
+        description=claim.description or "",
         sources=tuple(str(s) for s in provenance.get("sources") or ()),
         effect=effect,
     )

@@ -17,7 +17,7 @@ from typing import Any
 
 from claimledger.errors import SourceError
 from claimledger.kb.notes import json_safe, parse_text, read_note, render_note, write_text_atomic
-from claimledger.schemas import validation_errors
+from claimledger.schemas import check, validation_errors
 from claimledger.workspace import Workspace, any_glob
 
 MAX_SLUG_CHARS = 60
@@ -85,14 +85,20 @@ def add_source(
     fields: Mapping[str, Any] | None = None,
     slug: str | None = None,
     date: dt.date | None = None,
+    schema: str | None = None,
 ) -> Path:
-    """Write a source note into the inbox atomically; the same title + body again is a no-op."""
+    """Write a source note into the inbox atomically; the same title + body again is a no-op.
+
+    `schema` names a stricter schema the whole frontmatter must also meet (e.g. "run-report");
+    nothing is written when it does not (SchemaError names the field)."""
     date = date or dt.date.today()
     meta = _frontmatter(title, date, fields or {})
     errors = validation_errors(ws.schemas_dir, "source", json_safe(meta))
     if errors:
         detail = "; ".join(f"{where}: {message}" for where, message in errors)
         raise SourceError(f"invalid source: {detail}", title[:80])
+    if schema is not None:
+        check(ws.schemas_dir, schema, json_safe(meta), title[:80])
     stored = _stored_body(body)
     text = render_note(meta, stored)
     stem = f"{date.isoformat()}-{slugify(slug or title)}"

@@ -3,8 +3,10 @@
 Public API:
     read_note, parse_text, write_note, Note  -- notes with byte-preserving writes
     scan_body, Link                          -- [[wiki-links]] in a body
-    update_index, open_index, IndexStats     -- the rebuildable SQLite cache
+    refresh_index, open_index, IndexStats     -- the rebuildable SQLite cache
     find_note, show_note, search_notes       -- reading through the index
+    all_notes, IndexedNote, claim_notes, ClaimNote
+                                             -- every note / every claim, in one query
     query_note, MAX_QUERY_BYTES              -- the bounds of a search query
     build_graph, summarize, export_graph     -- the networkx graph
     lint, Finding                            -- problems in the vault
@@ -15,26 +17,40 @@ Public API:
 """
 
 from claimledger.kb.graph import build_graph, export_graph, neighbourhood, summarize
-from claimledger.kb.index import IndexStats, open_index, update_index
+from claimledger.kb.index import IndexStats, open_index, refresh_index
 from claimledger.kb.links import Link, normalize_key, scan_body
 from claimledger.kb.lint import Finding, lint
 from claimledger.kb.notes import Note, parse_text, read_note, write_note
 from claimledger.kb.obsidian import obsidian_check
-from claimledger.kb.queries import MAX_QUERY_BYTES, find_note, query_note, search_notes, show_note
+from claimledger.kb.queries import (
+    MAX_QUERY_BYTES,
+    ClaimNote,
+    IndexedNote,
+    all_notes,
+    claim_notes,
+    find_note,
+    query_note,
+    search_notes,
+    show_note,
+)
 from claimledger.kb.rename import rename_note
 from claimledger.kb.review import ReviewItem, accept, merge, reject, retire, review_queue
 from claimledger.kb.titles import check_title, new_claim, title_problem
 
 __all__ = [
     "MAX_QUERY_BYTES",
+    "ClaimNote",
     "Finding",
     "IndexStats",
+    "IndexedNote",
     "Link",
     "Note",
     "ReviewItem",
     "accept",
+    "all_notes",
     "build_graph",
     "check_title",
+    "claim_notes",
     "export_graph",
     "find_note",
     "lint",
@@ -47,6 +63,7 @@ __all__ = [
     "parse_text",
     "query_note",
     "read_note",
+    "refresh_index",
     "reject",
     "rename_note",
     "retire",
@@ -56,6 +73,5 @@ __all__ = [
     "show_note",
     "summarize",
     "title_problem",
-    "update_index",
     "write_note",
 ]

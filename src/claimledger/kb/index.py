@@ -116,7 +116,7 @@ def open_index(ws: Workspace, refresh: bool = True) -> Iterator[sqlite3.Connecti
     A damaged page met by a query removes the file and raises CacheDamagedError: the caller
     runs again (see sqlite_cache.retrying), and the refresh rebuilds the file."""
     if refresh:
-        update_index(ws)
+        refresh_index(ws)
     with guarded(db_path(ws), lock_path(ws)), closing(connect(ws)) as conn:
         interrupt_when_expired(conn)  # a caller's time limit stops a runaway query
         yield conn
@@ -133,7 +133,7 @@ def hash_text(text: str) -> str:
 
 
 @retrying
-def update_index(
+def refresh_index(
     ws: Workspace,
     progress: Callable[[int, int], None] | None = None,
     rebuild: bool = False,

@@ -1,9 +1,10 @@
 """Human review: the queue of claims that need a person, and the actions that settle them.
 
 The queue holds claims under_review, claims carrying `review` flags (possible-duplicate,
-contradicted, low-confidence-extraction, other: CONTRACTS 3), freshly extracted claims still
-`proposed`, and lint findings. Actions edit notes field by field and atomically, under one
-lock, and keep links valid:
+contradicted, low-confidence-extraction, other: schemas/review-flag.schema.json; a flag that
+breaks the schema is queued as `other` naming the problem, with a logged warning), freshly
+extracted claims still `proposed`, and lint findings. Actions edit notes field by field and
+atomically, under one lock, and keep links valid:
 
 - accept: `proposed`/`under_review` -> `active`, flags dropped, last_evaluated today;
 - reject: the claim is retired (kept, so the worker does not extract it again), flags dropped;
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,7 +33,10 @@ from claimledger.kb.notes import Note, read_note, write_note
 from claimledger.kb.obsidian import obsidian_check
 from claimledger.kb.queries import find_note
 from claimledger.kb.rename import note_keys, retarget_links, rewrite_note
+from claimledger.schemas import problems
 from claimledger.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 # Queue order: what blocks the most work first.
 PRIORITY = {
@@ -76,7 +81,7 @@ def review_queue(
         "SELECT path, title, status, confidence, metadata FROM notes WHERE type = 'claim'"
     )
     for row in rows:
-        items.extend(_claim_items(row))
+        items.extend(_claim_items(ws, row))
     if with_lint:
         titles = dict(conn.execute("SELECT path, title FROM notes").fetchall())
         for f in lint(ws, conn, extra_checks=[obsidian_check]):
@@ -89,13 +94,18 @@ def review_queue(
     return sorted(items, key=lambda i: (i.priority, i.path, i.line, i.reason))
 
 
-def _claim_items(row: sqlite3.Row) -> Iterator[ReviewItem]:
+def _claim_items(ws: Workspace, row: sqlite3.Row) -> Iterator[ReviewItem]:
     path, title, status = row["path"], row["title"], row["status"]
     if status == "under_review":
         yield ReviewItem(path, title, "under-review", "status is under_review")
     flags = json.loads(row["metadata"] or "{}").get("review")
     for flag in flags if isinstance(flags, list) else []:
-        if isinstance(flag, dict):
+        bad = problems(ws.schemas_dir, "review-flag", flag)
+        if bad:
+            detail = "invalid review flag (review-flag.schema.json): " + "; ".join(bad)
+            log.warning("%s: %s", path, detail)
+            yield ReviewItem(path, title, "other", detail)
+        else:
             yield _flag_item(path, title, flag)
     if status == "proposed":
         detail = f"freshly extracted, confidence {row['confidence'] or 'unknown'}"

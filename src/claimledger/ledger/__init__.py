@@ -6,7 +6,7 @@ index under .claimledger/ answers the queries. See docs/ledger.md and schemas/*.
 """
 
 from claimledger.ledger.branches import adopt, adoptions, branches, forest
-from claimledger.ledger.index import RefreshResult, rebuild, refresh
+from claimledger.ledger.index import IndexStats, open_index, refresh_index
 from claimledger.ledger.leases import active_leases, lease_holder, release_lease, take_lease
 from claimledger.ledger.platforms import (
     check_platform,
@@ -44,7 +44,7 @@ from claimledger.ledger.verify import verify
 
 __all__ = [
     "ImportResult",
-    "RefreshResult",
+    "IndexStats",
     "SyncResult",
     "active_leases",
     "add_run",
@@ -69,15 +69,15 @@ __all__ = [
     "known_record_ids",
     "leaderboard",
     "lease_holder",
+    "open_index",
     "platform_budget",
     "platform_id",
     "platforms",
     "plot_progress",
     "read_record",
-    "rebuild",
     "record_id",
     "record_path",
-    "refresh",
+    "refresh_index",
     "release_lease",
     "resolve_id",
     "retract",

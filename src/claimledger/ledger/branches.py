@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from claimledger.errors import NotFoundError, RecordError
-from claimledger.ledger.index import reading
+from claimledger.ledger.index import open_index
 from claimledger.ledger.queries import (
     LIVE,
     best_per_branch,
@@ -38,7 +38,7 @@ class Forest:
 @retrying
 def adoptions(ws: Workspace) -> list[dict[str, Any]]:
     """Live adopt edges, oldest first: branch, from_branch, commit, platform, created, id."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = conn.execute(
             f"SELECT r.id, r.branch, r.from_branch, r.commit_, r.platform, r.created "
             f"FROM adopts r WHERE {LIVE} ORDER BY r.created, r.id"
@@ -123,7 +123,7 @@ def _node(
 @retrying
 def _branch_stats(ws: Workspace, platform: str | None) -> dict[str, dict[str, Any]]:
     """Counts of live runs per branch and status, and the platforms each branch ran on."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = run_counts(conn, platform)
     stats: dict[str, dict[str, Any]] = {}
     for branch, plat, status, count in rows:
@@ -208,7 +208,7 @@ def _adopted_commit(
 
 @retrying
 def _platforms_of(ws: Workspace, branch: str) -> list[str]:
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = conn.execute(
             "SELECT DISTINCT platform FROM runs WHERE branch = ? ORDER BY platform", (branch,)
         )

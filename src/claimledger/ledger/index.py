@@ -85,7 +85,7 @@ DATA_TABLES = (
 
 
 @dataclass
-class RefreshResult:
+class IndexStats:
     """What one refresh did: folders scanned, files (re)indexed and removed, problems met."""
 
     shards_scanned: int = 0
@@ -118,7 +118,7 @@ def _connect(ws: Workspace, writer: bool = False) -> sqlite3.Connection:
 
 
 @contextmanager
-def reading(ws: Workspace) -> Iterator[sqlite3.Connection]:
+def open_index(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """A connection to an index that is up to date with the record folders.
 
     A damaged page met by a query removes the file and raises CacheDamagedError: the caller
@@ -186,33 +186,37 @@ def _clear(conn: sqlite3.Connection) -> None:
 
 
 @retrying
-def refresh(ws: Workspace, full: bool = False, check: bool = False) -> RefreshResult:
+def refresh_index(
+    ws: Workspace, rebuild: bool = False, full: bool = False, check: bool = False
+) -> IndexStats:
     """Bring the index up to date: new files indexed, removed ones dropped.
 
     By default only folders whose time changed are looked at (milliseconds when nothing
     changed). `full` also reads again every file, catching edits made in place. `check`
-    checks every page of the index first, and rebuilds it if one is damaged.
+    checks every page of the index first, and rebuilds it if one is damaged. `rebuild`
+    forgets everything indexed and indexes every record file again.
     """
+    if rebuild:
+        with _writing(ws, check=True) as conn:
+            _clear(conn)
     current = _shard_times(records_dir(ws))
     if not (full or check):
         conn = _connect(ws)
         try:
             if not _is_stale(ws, conn, current):
-                return RefreshResult()
+                return IndexStats()
         finally:
             conn.close()
     return _refresh(ws, current, full, check)
 
 
-def _refresh(
-    ws: Workspace, current: dict[str, int], full: bool, check: bool = False
-) -> RefreshResult:
+def _refresh(ws: Workspace, current: dict[str, int], full: bool, check: bool = False) -> IndexStats:
     """Scan the folders whose time is not the one stored (all of them if `full`)."""
     with _writing(ws, check) as conn:
         stored = dict(conn.execute("SELECT name, mtime_ns FROM shards").fetchall())
         changed = [s for s in current if full or stored.get(s) != current[s]]
         gone = [s for s in stored if s not in current]
-        result = RefreshResult(shards_scanned=len(changed))
+        result = IndexStats(shards_scanned=len(changed))
         conn.execute("BEGIN IMMEDIATE")
         try:
             for shard in gone:
@@ -224,14 +228,6 @@ def _refresh(
             conn.execute("ROLLBACK")
             raise
     return result
-
-
-@retrying
-def rebuild(ws: Workspace) -> RefreshResult:
-    """Forget everything indexed and index every record file again."""
-    with _writing(ws, check=True) as conn:
-        _clear(conn)
-    return refresh(ws)
 
 
 def _is_stale(ws: Workspace, conn: sqlite3.Connection, current: dict[str, int]) -> bool:
@@ -263,7 +259,7 @@ def _scan_shards(
     shards: list[str],
     times: dict[str, int],
     full: bool,
-    result: RefreshResult,
+    result: IndexStats,
 ) -> None:
     """Index the new and changed files of some folders; remember each folder's time."""
     root = records_dir(ws)
@@ -306,7 +302,7 @@ def _list_shard(
 
 
 def _index_files(
-    ws: Workspace, conn: sqlite3.Connection, todo: list[FileRow], result: RefreshResult
+    ws: Workspace, conn: sqlite3.Connection, todo: list[FileRow], result: IndexStats
 ) -> None:
     """Read, check and insert files in batches, replacing what was indexed under their names."""
     fingerprint = schemas_version(ws.schemas_dir)
@@ -327,7 +323,7 @@ def reindex_names(ws: Workspace, names: Iterable[str]) -> None:
             names = list(names)
             _drop_names(conn, names)
             todo = [FileRow(name, name.split("/")[0], -1, -1) for name in names]
-            _index_files(ws, conn, todo, RefreshResult())
+            _index_files(ws, conn, todo, IndexStats())
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

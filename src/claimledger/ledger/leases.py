@@ -15,7 +15,7 @@ from typing import Any
 from filelock import FileLock
 
 from claimledger.errors import LeaseHeldError, RecordError
-from claimledger.ledger.index import reading
+from claimledger.ledger.index import open_index
 from claimledger.ledger.queries import LIVE
 from claimledger.ledger.records import SCHEMA_VERSION, drop_none, parse_time, to_utc_iso, utc_now
 from claimledger.ledger.runs import default_agent
@@ -30,7 +30,7 @@ LOCK_NAME = "ledger-leases.lock"
 def _current_leases(ws: Workspace, proposal: str | None = None) -> list[dict[str, Any]]:
     """Each agent's latest lease on each proposal."""
     where = f"WHERE {LIVE}" + (" AND r.proposal = ?" if proposal else "")
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = conn.execute(
             f"SELECT r.id, r.proposal, r.agent, r.since, r.until, r.created FROM leases r "
             f"{where} ORDER BY r.created, r.id",

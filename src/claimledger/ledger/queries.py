@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from claimledger.errors import AmbiguousError, NotFoundError, RecordError
-from claimledger.ledger.index import reading, reindex_names
+from claimledger.ledger.index import open_index, reindex_names
 from claimledger.ledger.indexrows import record_of
 from claimledger.ledger.records import is_record_id
 from claimledger.ledger.store import record_path, records_dir
@@ -35,7 +35,7 @@ def _select(ws: Workspace, sql: str, params: Sequence[Any] = ()) -> list[sqlite3
     """Rows of a query over records (with id, size, mtime_ns), their files checked unchanged."""
     base = str(records_dir(ws))
     for _ in range(CHECK_ROUNDS):
-        with reading(ws) as conn:
+        with open_index(ws) as conn:
             rows = conn.execute(sql, params).fetchall()
         changed = [row["id"] for row in rows if _file_changed(base, row)]
         if not changed:
@@ -66,7 +66,7 @@ def resolve_id(ws: Workspace, prefix: str) -> str:
         return prefix
     if len(prefix) < MIN_PREFIX or any(c not in "0123456789abcdef" for c in prefix):
         raise NotFoundError(f"not a record id or id prefix: {prefix!r}")
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         found = [
             row[0]
             for row in conn.execute(
@@ -95,7 +95,7 @@ def read_record(ws: Workspace, rid: str) -> dict[str, Any]:
 @retrying
 def file_problem(ws: Workspace, rid: str) -> str | None:
     """Why the file of a record is kept out of queries, if it is."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         row = conn.execute(
             "SELECT problem FROM bad_files WHERE name = ?", (f"{rid[:2]}/{rid}.json",)
         ).fetchone()
@@ -219,7 +219,7 @@ def run_counts(conn: sqlite3.Connection, platform: str | None = None) -> list[tu
 @retrying
 def platforms(ws: Workspace) -> dict[str, int]:
     """Every platform with its number of live runs, most runs first."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = run_counts(conn)
     counts: dict[str, int] = {}
     for _, platform, _, n in rows:
@@ -231,14 +231,14 @@ def platforms(ws: Workspace) -> dict[str, int]:
 @retrying
 def known_record_ids(ws: Workspace) -> set[str]:
     """The id of every sound record (superseded ones included: they still exist)."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         return {row[0] for row in conn.execute("SELECT id FROM records")}
 
 
 @retrying
 def known_branches(ws: Workspace) -> set[str]:
     """Every branch named by a sound run or adoption record."""
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = conn.execute(
             "SELECT branch FROM branch_counts WHERE n > 0 UNION SELECT branch FROM adopts "
             "UNION SELECT from_branch FROM adopts"
@@ -250,6 +250,6 @@ def known_branches(ws: Workspace) -> set[str]:
 def file_problems(ws: Workspace) -> list[tuple[str, str]]:
     """(path relative to the workspace, problem) of every record file kept out of queries."""
     prefix = ws.relative(records_dir(ws)) if records_dir(ws).exists() else "ledger/records"
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         rows = conn.execute("SELECT name, problem FROM bad_files ORDER BY name").fetchall()
     return [(f"{prefix}/{row[0]}", row[1]) for row in rows]

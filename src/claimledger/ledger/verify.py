@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 from claimledger.ledger.branches import forest
-from claimledger.ledger.index import SHARD_PATTERN, reading, refresh
+from claimledger.ledger.index import SHARD_PATTERN, open_index, refresh_index
 from claimledger.ledger.queries import file_problems
 from claimledger.ledger.store import record_path, records_dir
 from claimledger.sqlite_cache import retrying
@@ -21,7 +21,7 @@ PROPOSALS_FOLDER = "proposals"
 
 def verify(ws: Workspace) -> list[dict[str, Any]]:
     """Every problem of the ledger as {path, problem} (and id where a record is named)."""
-    refresh(ws, full=True)
+    refresh_index(ws, full=True)
     findings = [{"path": path, "problem": problem} for path, problem in file_problems(ws)]
     findings += _stray_entries(ws)
     findings += _reference_problems(ws)
@@ -53,7 +53,7 @@ def _finding(ws: Workspace, rid: str, problem: str) -> dict[str, Any]:
 
 @retrying
 def _reference_problems(ws: Workspace) -> list[dict[str, Any]]:
-    with reading(ws) as conn:
+    with open_index(ws) as conn:
         supersede_rows = conn.execute(
             "SELECT s.by_id, s.target, a.kind, b.kind FROM superseded s "
             "JOIN records a ON a.id = s.by_id LEFT JOIN records b ON b.id = s.target"

@@ -2,7 +2,7 @@
 done elsewhere, sync the records with a git remote.
 
 Every record is written by the ledger library (immutable, named by its hash); runs go through
-`claimledger run`'s own `run_experiment`, so a run made here is the same as one on the CLI.
+`research.run`, as `claimledger run` and the loop do, so a run made here is the same as one there.
 """
 
 from __future__ import annotations
@@ -20,22 +20,8 @@ from claimledger.mcp.reading import Platform, jsonable
 from claimledger.workspace import Workspace
 
 Scalar = str | int | float | bool
-DEFAULT_TOKEN_BUDGET = 200_000  # the planner's default platform: this CPU at 200K tokens
 PROGRESS_SECONDS = 2.0
 ProposalId = Annotated[str, Field(description="A proposal id, e.g. 20261123-1a2b3c4d.")]
-
-
-def run_budget(
-    platform: str | None, seconds: float | None, tokens: int | None
-) -> tuple[float | None, int | None]:
-    """(seconds, tokens) of a run: as given, else the budget the platform names, else the
-    default platform's 200K tokens."""
-    from claimledger.ledger import platform_budget
-
-    if seconds is not None or tokens is not None:
-        return seconds, tokens
-    named = platform_budget(platform) if platform else (None, None)
-    return named if named != (None, None) else (None, DEFAULT_TOKEN_BUDGET)
 
 
 def progress_reporter(ctx: Context, every: float = PROGRESS_SECONDS) -> Callable[[int, str], None]:
@@ -118,7 +104,7 @@ class ActTools:
             Field(
                 ge=1000,
                 description="Training tokens per seed. Default: the budget the proposal's "
-                "platform names, else 200000 tokens.",
+                "platform names, else the default platform's (200000 tokens).",
             ),
         ] = None,
         time_budget: Annotated[
@@ -141,38 +127,31 @@ class ActTools:
     ) -> dict[str, Any]:
         """Train the bundled GPT once per seed (claimledger run) and record every run in the
         ledger: platform, config and its diff from the branch's best, val_bpb, keep / discard /
-        crash. Writes a run report into inbox/ and, with a proposal, marks it answered and
-        releases this agent's lease. Takes a while (minutes per seed on a real budget); past
-        the server's time limit for runs the training stops and nothing is recorded."""
-        from claimledger.ledger import release_lease
-        from claimledger.planner import read_proposal
-        from claimledger.trainer import TrainerOptions, run_experiment
+        crash. Writes a run report into inbox/. With a proposal: its set applies over yours,
+        this agent leases it while the runs last (refused when another agent holds it), the
+        runs mark it answered and the lease is released. Takes a while (minutes per seed on a
+        real budget); past the server's time limit for runs the training stops and nothing is
+        recorded."""
+        from claimledger.research import run
+        from claimledger.trainer import TrainerOptions
 
-        answered = read_proposal(self.ws, proposal) if proposal else None
-        seconds, tokens = run_budget(
-            answered.platform if answered else None, time_budget, token_budget
-        )
         options = TrainerOptions(
-            time_budget=seconds,
-            token_budget=tokens,
-            overrides={**(answered.set if answered else {}), **(set or {})},
+            time_budget=time_budget,
+            token_budget=token_budget,
+            overrides=dict(set or {}),
             data=self.ws.root / data if data else None,  # refused if it leads outside
             device=device,
             threads=threads,
         )
-        try:
-            result = run_experiment(
-                self.ws,
-                options,
-                seeds,
-                proposal=proposal,
-                branch=branch,
-                agent=self.agent,
-                progress=progress_reporter(ctx) if ctx else None,
-            )
-        finally:
-            if proposal:
-                release_lease(self.ws, proposal, self.agent)
+        result = run(
+            self.ws,
+            options,
+            seeds,
+            proposal=proposal,
+            branch=branch,
+            agent=self.agent,
+            progress=progress_reporter(ctx) if ctx else None,
+        )
         return jsonable(result.to_dict())
 
     def record_run(

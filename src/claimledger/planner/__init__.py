@@ -1,17 +1,15 @@
-"""The planner: proposals from the graph and the ledger, evidence for claims, the brief, the loop.
+"""The planner: proposals from the graph and the ledger, evidence for claims, the brief.
 
 Public API:
-    Proposal, list_proposals, read_proposal      -- proposals in ledger/proposals/ (CONTRACTS 4)
+    Proposal, list_proposals, read_proposal      -- ledger/proposals/ (proposal.schema.json)
     write_proposal, mark_answered, proposal_id   -- writing them and closing them with runs
     plan, plan_state, STRATEGIES                 -- the next experiments (claims | tpe | random)
     assess, plan_changes, apply_changes          -- evidence from the ledger, applied to claims
     build_brief, render_brief                    -- what an agent reads before a run
-    run_loop, LoopResult                         -- plan -> lease -> run -> extract -> evidence
 """
 
 from claimledger.planner.brief import build_brief, render_brief
 from claimledger.planner.evidence import ClaimEvidence, assess
-from claimledger.planner.loop import LoopResult, run_loop
 from claimledger.planner.plan import STRATEGIES, plan, plan_state
 from claimledger.planner.proposals import (
     Proposal,
@@ -28,7 +26,6 @@ __all__ = [
     "STRATEGIES",
     "ClaimChange",
     "ClaimEvidence",
-    "LoopResult",
     "Proposal",
     "apply_changes",
     "assess",
@@ -42,6 +39,5 @@ __all__ = [
     "proposals_dir",
     "read_proposal",
     "render_brief",
-    "run_loop",
     "write_proposal",
 ]

@@ -1,9 +1,10 @@
 """Claims as the planner sees them: the measurable `effect` of a claim, and field edits to notes.
 
 A claim with an effect says: changing `param` from `from` to `to` on `platform` moves val_bpb
-by `delta` (CONTRACTS.md section 5). The planner reads these as priors, evidence checks them
-against the ledger, and `edit_claim` changes a claim's fields under the same per-note lock the
-extraction worker takes, leaving every other line of the note as it was.
+by `delta` (schemas/effect.schema.json; an effect that breaks it is skipped with a warning
+naming the note). The planner reads these as priors, evidence checks them against the
+ledger, and `edit_claim` changes a claim's fields under the same per-note lock the extraction
+worker takes, leaving every other line of the note as it was.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from filelock import FileLock
 
 from claimledger.errors import ClaimledgerError
 from claimledger.kb.notes import Note, json_safe, read_note, write_note
+from claimledger.schemas import problems
 from claimledger.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,10 @@ def effect_claims(ws: Workspace, platform: str | None = None) -> list[ClaimEffec
         if not isinstance(effect, dict) or meta.get("status") == "retired":
             continue
         if platform is not None and effect.get("platform") not in (None, platform):
+            continue
+        bad = problems(ws.schemas_dir, "effect", effect)
+        if bad:
+            log.warning("skipping %s: invalid effect (effect.schema.json): %s", rel, "; ".join(bad))
             continue
         try:
             claim = _claim_effect(rel, meta, effect)

@@ -3,9 +3,10 @@
 The confidence a claim's evidence supports is a function of that evidence (never a step per
 call), so applying the same evidence twice changes nothing. Supported: at least
 `experimental`, `likely` from six comparisons on. Contradicted: `speculative`, status
-`under_review` and a `contradicted` review flag (CONTRACTS.md section 3), and every claim that
-depends_on it gets a flag naming it. Each change appends a dated line with its reason to the
-note's "## Evidence log" and adds the runs to `provenance.runs`.
+`under_review` and a `contradicted` review flag (schemas/review-flag.schema.json), and every
+claim that depends_on it gets a flag naming it. Each change appends a dated line with its
+reason to the note's "## Evidence log" and adds the runs to `provenance.runs`. Flags and
+updated effects (schemas/effect.schema.json) are checked before a note is written.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from claimledger.kb.notes import Note
+from claimledger.kb.notes import Note, json_safe
 from claimledger.planner.claims import CONFIDENCE_ORDER, claim_notes, edit_claim, link_target
 from claimledger.planner.evidence import ClaimEvidence
+from claimledger.schemas import check
 from claimledger.workspace import Workspace
 
 LOG_HEADING = "## Evidence log"
@@ -94,13 +96,15 @@ def apply_changes(
     by_path = {e.claim.path: e for e in results}
     for change in changes:
         evidence = by_path[change.path]
-        edit_claim(ws, change.path, lambda note, c=change, e=evidence: _edit(note, c, e, day))
+        edit_claim(ws, change.path, lambda note, c=change, e=evidence: _edit(ws, note, c, e, day))
         if change.new_status == "under_review":
             change.flagged = flag_dependents(ws, change.title, evidence.platform, day)
     return list(changes)
 
 
-def _edit(note: Note, change: ClaimChange, evidence: ClaimEvidence, day: str) -> bool:
+def _edit(
+    ws: Workspace, note: Note, change: ClaimChange, evidence: ClaimEvidence, day: str
+) -> bool:
     meta = note.metadata
     updates: dict[str, Any] = {"confidence": change.new_confidence, "last_evaluated": day}
     if change.new_status != change.old_status:
@@ -111,9 +115,12 @@ def _edit(note: Note, change: ClaimChange, evidence: ClaimEvidence, day: str) ->
     updates["provenance"] = provenance
     if evidence.verdict == "contradicted":
         flag = {"reason": "contradicted", "note": change.reason[:300], "date": day}
+        check(ws.schemas_dir, "review-flag", flag, change.path)
         updates["review"] = [*(meta.get("review") or []), flag]
     elif evidence.verdict == "supported" and isinstance(meta.get("effect"), dict):
-        updates["effect"] = {**meta["effect"], "delta": evidence.delta, "n": evidence.n}
+        effect = {**meta["effect"], "delta": evidence.delta, "n": evidence.n}
+        check(ws.schemas_dir, "effect", json_safe(effect), change.path)
+        updates["effect"] = effect
     note.set_fields(updates)
     note.body = _log_line(note.body, day, change)
     return True
@@ -145,6 +152,7 @@ def flag_dependents(ws: Workspace, title: str, platform: str, day: str) -> list[
             "note": f"depends on a claim that evidence contradicted on {platform}",
             "date": day,
         }
+        check(ws.schemas_dir, "review-flag", flag, rel)
         if edit_claim(ws, rel, lambda note, f=flag: _add_flag(note, f)):
             flagged.append(rel.rsplit("/", 1)[-1].removesuffix(".md"))
     return flagged

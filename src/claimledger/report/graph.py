@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from claimledger.report.catalog import Catalog
 from claimledger.report.pages import layout
 from claimledger.report.render import escape
-from claimledger.report.site import Catalog
 
 MAX_NODES = 400
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.errors import ClaimledgerError
+from claimledger.report.catalog import page_name
+from claimledger.report.jobs import ReportResult, run_job
 from claimledger.report.pages import layout, run_row
 from claimledger.report.render import escape
-from claimledger.report.site import ReportResult, page_name, run_job
 from claimledger.workspace import Workspace
 
 MAX_BRANCH_PLOTS = 24  # one plot per (platform, branch), for the branches with most runs

@@ -14,10 +14,10 @@ from claimledger.errors import ClaimledgerError
 from claimledger.kb.links import parse_link_text, scan_body
 from claimledger.kb.resolve import Resolver
 from claimledger.kb.review import ReviewItem, review_queue
+from claimledger.report.catalog import Catalog, page_name
 from claimledger.report.graph import write_graph_page
 from claimledger.report.pages import layout, note_table
 from claimledger.report.render import escape, render_markdown
-from claimledger.report.site import Catalog, page_name
 from claimledger.workspace import Workspace
 
 FULL_LIST_MAX = 500  # the index lists every claim up to this many; beyond, per-domain pages
@@ -32,8 +32,11 @@ class Extra:
     proposals: list[dict[str, Any]] = field(default_factory=list)
 
 
-def collect_extra(ws: Workspace, conn: sqlite3.Connection, problems: list[str]) -> Extra:
-    """The review queue and the open proposals (with their links resolved)."""
+def collect_extra(
+    ws: Workspace, conn: sqlite3.Connection, catalog: Catalog, problems: list[str]
+) -> Extra:
+    """The review queue and the open proposals (with their links resolved to the pages of
+    the catalog)."""
     # Lint is left out: on a large vault it costs more than the rest of the report.
     extra = Extra(queue=review_queue(ws, conn, with_lint=False))
     try:
@@ -47,17 +50,16 @@ def collect_extra(ws: Workspace, conn: sqlite3.Connection, problems: list[str]) 
         problems.append(f"proposals: {exc}")
         return extra
     resolver = Resolver(conn)
-    paths = dict(conn.execute("SELECT id, path FROM notes").fetchall())
     for proposal in found:
         fields = {k: v for k, v in vars(proposal).items() if k not in ("body", "path")}
         body = getattr(proposal, "body", "") or ""
-        links = _proposal_links(resolver, paths, body, fields.get("tests") or [])
+        links = _proposal_links(resolver, catalog.href_of, body, fields.get("tests") or [])
         extra.proposals.append({"fields": fields, "body": body, "links": links})
     return extra
 
 
 def _proposal_links(
-    resolver: Resolver, paths: dict[int, str], body: str, tests: list[Any]
+    resolver: Resolver, href_of: dict[int, str], body: str, tests: list[Any]
 ) -> dict[tuple[str, str | None], tuple[str, str]]:
     found = list(scan_body(body).links)
     found += [link for t in tests if isinstance(t, str) if (link := parse_link_text(t.strip("[]")))]
@@ -65,7 +67,7 @@ def _proposal_links(
     for link in found:
         ids = resolver.candidates(link.key, link.folder_path)
         if ids:
-            links[(link.key, link.folder_path)] = ("notes/" + page_name(paths[ids[0]]), link.target)
+            links[(link.key, link.folder_path)] = (href_of[ids[0]], link.target)
     return links
 
 

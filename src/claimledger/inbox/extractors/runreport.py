@@ -1,6 +1,7 @@
 """The run-report extractor: a trainer run report becomes one experimental claim, or evidence.
 
-Reads the frontmatter that `claimledger run` writes (CONTRACTS section 2). A report whose
+Reads the frontmatter that `claimledger run` writes (schemas/run-report.schema.json); a report
+that breaks the schema is a null result naming the field and the problem. A report whose
 config_diff changes exactly one key, with a baseline and at least one finished seed, becomes
 an `experimental` claim with an `effect` block and `provenance.runs`; when a claim with the same
 param/from/to/platform exists, the report is evidence for it instead. Deterministic.
@@ -8,12 +9,17 @@ param/from/to/platform exists, the report is evidence for it instead. Determinis
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from claimledger.inbox.extractors.base import Candidate, Context, Extraction, SourceDoc
+from claimledger.kb.notes import json_safe
+from claimledger.schemas import problems
 
 NAME = "run-report"
 FORMAT = "run-report"
+SCHEMA = "run-report"  # schemas/run-report.schema.json
+MAX_PROBLEMS = 5  # schema problems named in a null result's notes
 METRIC = "val_bpb"
 BARELY = 0.001  # |delta| below this "barely changes" val_bpb
 
@@ -25,7 +31,8 @@ class RunReportExtractor:
     concurrency = 1
 
     def extract(self, source: SourceDoc, context: Context) -> Extraction:
-        problem = report_problem(source.metadata)
+        problem = schema_problem(context.ws.schemas_dir, source.metadata)
+        problem = problem or report_problem(source.metadata)
         if problem:
             return Extraction([], notes=problem)
         effect = effect_of(source.metadata)
@@ -36,6 +43,14 @@ class RunReportExtractor:
         return Extraction(
             [candidate], notes=f"run report: {effect['param']} delta {effect['delta']:+.4f}"
         )
+
+
+def schema_problem(schemas_dir: Path, meta: dict[str, Any]) -> str | None:
+    """Why a run report breaks run-report.schema.json ("field: problem; ..."), or None."""
+    found = problems(schemas_dir, SCHEMA, json_safe(meta))
+    if not found:
+        return None
+    return f"invalid run report ({SCHEMA}.schema.json): " + "; ".join(found[:MAX_PROBLEMS])
 
 
 def report_problem(meta: dict[str, Any]) -> str | None:

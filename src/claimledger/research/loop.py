@@ -1,8 +1,8 @@
 """The closed research loop: plan -> lease -> run -> record -> report -> extract -> evidence.
 
 Each iteration plans one proposal on the platform, leases it (so that another agent running
-the loop on the same ledger takes a different one), runs it with `run_experiment` (which
-records the runs, writes the run report and marks the proposal answered), releases the lease,
+the loop on the same ledger takes a different one), runs it with `research.run` (which
+records the runs, writes the run report, marks the proposal answered and releases the lease),
 lets the inbox worker extract claims from the new report, and applies the evidence of the
 ledger to the claims. It stops early when the planner has nothing left to propose.
 """
@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from dataclasses import dataclass, field
 from typing import Any
 
 from claimledger.errors import ClaimledgerError, LeaseHeldError
+from claimledger.ledger import default_agent, take_lease
 from claimledger.planner.evidence import assess, observations
 from claimledger.planner.plan import default_platform, plan
 from claimledger.planner.updates import ClaimChange, apply_changes, plan_changes
-from claimledger.trainer import TrainerOptions, identify_corpus, run_experiment
+from claimledger.research.running import LEASE_TIME, run
+from claimledger.trainer import TrainerOptions, identify_corpus
 from claimledger.workspace import CONFIG_NAME, Workspace, load_config
 
 log = logging.getLogger(__name__)
 
-LEASE_TIME = timedelta(hours=2)
 LEASE_TRIES = 3
 Event = Callable[[str], None]
 
@@ -94,16 +94,6 @@ def scratch_workspace(ws: Workspace, name: str = "demo-workspace") -> Workspace:
     return copy
 
 
-def budget_options(options: TrainerOptions, platform: str) -> TrainerOptions:
-    """The options with the budget the platform names (a platform is a budget too)."""
-    from claimledger.ledger import platform_budget
-
-    seconds, tokens = platform_budget(platform)
-    if seconds is None and tokens is None:
-        return options
-    return replace(options, time_budget=seconds, token_budget=tokens)
-
-
 def extract(ws: Workspace) -> list[str]:
     """One pass of the inbox worker; the claims it wrote or enriched (none if unavailable)."""
     try:
@@ -132,19 +122,16 @@ def run_loop(
     progress: Callable[[int, str], None] | None = None,
 ) -> LoopResult:
     """Run the loop for `iterations` turns (fewer when nothing is left to propose)."""
-    from claimledger.ledger import default_agent, release_lease
-
     options = options or TrainerOptions(device="cpu")
     # Runs on another corpus than the bundled one have their own platform (see trainer.corpus).
     _, corpus = identify_corpus(ws, options.data)
     platform = corpus.platform(platform or default_platform(ws))
     agent = agent or default_agent()
-    options = budget_options(options, platform)
     say = on_event or (lambda text: log.info("%s", text))
     result = LoopResult(platform)
     if not observations(ws, platform):
         say(f"[baseline] no runs on {platform} yet: the trainer defaults first")
-        run_experiment(ws, options, seeds, agent=agent, progress=progress)
+        run(ws, options, seeds, platform=platform, agent=agent, progress=progress)
     for turn in range(1, iterations + 1):
         proposal = _next_proposal(ws, platform, strategy, agent, turn)
         if proposal is None:
@@ -153,14 +140,15 @@ def run_loop(
         say(
             f"[{turn}/{iterations}] {proposal.id} ({proposal.why}): {_change(proposal.config_diff)}"
         )
-        try:
-            # The caller's overrides (a smaller model, say) stay under the proposal's settings.
-            run_options = replace(options, overrides={**options.overrides, **proposal.set})
-            experiment = run_experiment(
-                ws, run_options, seeds, proposal=proposal.id, agent=agent, progress=progress
-            )
-        finally:
-            release_lease(ws, proposal.id, agent)
+        experiment = run(
+            ws,
+            options,
+            seeds,
+            proposal=proposal.id,
+            platform=platform,
+            agent=agent,
+            progress=progress,
+        )
         iteration = Iteration(
             proposal.id,
             proposal.why,
@@ -184,8 +172,6 @@ def _next_proposal(ws: Workspace, platform: str, strategy: str, agent: str, turn
 
     Another agent may lease the same proposal between planning and leasing: planning again
     then sees its lease and proposes something else."""
-    from claimledger.ledger import take_lease
-
     for _ in range(LEASE_TRIES):
         planned = plan(ws, platform, k=1, strategy=strategy, seed=turn)
         if not planned:

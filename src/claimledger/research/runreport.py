@@ -1,8 +1,9 @@
 """The run report: what `claimledger run` writes into inbox/ for the extraction worker.
 
 A source note (`format: run-report`) whose frontmatter carries the platform, the runs, the
-config diff against the baseline and the per-seed results (CONTRACTS.md section 2), and whose
-body says the same for a human: what changed, a table of seeds, the baseline.
+config diff against the baseline and the per-seed results (schemas/run-report.schema.json,
+checked before the report is written and again when the extractor reads it), and whose body
+says the same for a human: what changed, a table of seeds, the baseline.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from claimledger.trainer.params import domain_of
+
+REPORT_SCHEMA = "run-report"  # schemas/run-report.schema.json
 
 
 @dataclass(frozen=True)
@@ -66,8 +69,10 @@ def report_fields(
     status: str,
     proposal: str | None,
     tests: Sequence[str],
+    corpus: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The frontmatter fields of a run report beside type/title/date/status (CONTRACTS 2)."""
+    """The frontmatter fields of a run report beside type/title/date/status
+    (schemas/run-report.schema.json)."""
     finished = [round(r.val_bpb, 6) for r in runs if r.val_bpb is not None]
     results: dict[str, Any] = {"val_bpb": finished}
     mean = mean_bpb(runs)
@@ -90,6 +95,7 @@ def report_fields(
         "config_diff": config_diff,
         "baseline": baseline,
         "results": results,
+        "corpus": corpus,
     }
     return {k: v for k, v in fields.items() if v is not None}
 

@@ -1,4 +1,4 @@
-"""`claimledger run` as a library: train once per seed, record every run, write a run report.
+"""Train once per seed, record every run, write a run report (what `research.run` runs).
 
 `run_experiment` runs the trainer in a subprocess per seed (a crash never takes the caller
 down), then writes one ledger `run` record per seed and a run report into inbox/ through
@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from claimledger import deadline
+from claimledger.inbox import add_source
 from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id, runs
 from claimledger.ledger.records import utc_now
-from claimledger.trainer.corpus import Corpus, identify_corpus
-from claimledger.trainer.params import trainer_defaults
-from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
-from claimledger.trainer.runreport import (
+from claimledger.planner.proposals import Proposal
+from claimledger.research.runreport import (
+    REPORT_SCHEMA,
     SeedRun,
     change_text,
     mean_bpb,
@@ -34,6 +34,9 @@ from claimledger.trainer.runreport import (
     report_fields,
     report_title,
 )
+from claimledger.trainer.corpus import Corpus, identify_corpus
+from claimledger.trainer.params import trainer_defaults
+from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
 from claimledger.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -170,7 +173,7 @@ def run_experiment(
     options: TrainerOptions,
     seeds: int | Sequence[int] = 1,
     *,
-    proposal: str | None = None,
+    proposal: Proposal | None = None,
     branch: str | None = None,
     agent: str | None = None,
     progress: Progress | None = None,
@@ -178,12 +181,10 @@ def run_experiment(
     """Train once per seed, record one ledger run per seed and write the run report.
 
     `seeds` is a count (seeds options.seed, options.seed + 1, ...) or the seeds themselves.
-    With `proposal`, the runs answer that proposal: they name it and it is marked answered.
+    With `proposal`, the runs and the report name it and the claims it tests; marking it
+    answered, its budget and its lease are `research.run`'s.
     """
-    # Imported here: the planner's loop imports this module.
-    from claimledger.planner.proposals import mark_answered, read_proposal
-
-    tests = read_proposal(ws, proposal).tests if proposal else []
+    tests = proposal.tests if proposal else []
     branch = branch or workspace_branch(ws)
     agent = agent or default_agent()
     seed_list = _seed_list(options, seeds)
@@ -206,7 +207,7 @@ def run_experiment(
         baseline=baseline,
         status=_status([r for _, r, _, _ in trained], _reference(ws, best, seed_list)),
         parent_commit=best["commit"] if best else None,
-        proposal=proposal,
+        proposal=proposal.id if proposal else None,
         corpus=corpus,
     )
     for seed, result, started, finished in trained:
@@ -214,8 +215,6 @@ def run_experiment(
             _record(ws, experiment, options, base_config, (seed, result, started, finished), agent)
         )
     experiment.report = _write_report(ws, experiment, agent, tests)
-    if proposal:
-        mark_answered(ws, proposal, [run.record_id for run in experiment.runs])
     return experiment
 
 
@@ -299,8 +298,6 @@ def _record(
 def _write_report(
     ws: Workspace, experiment: ExperimentResult, agent: str, tests: Sequence[str]
 ) -> Path:
-    from claimledger.inbox import add_source
-
     fields = report_fields(
         platform=experiment.platform,
         branch=experiment.branch,
@@ -311,6 +308,7 @@ def _write_report(
         status=experiment.status,
         proposal=experiment.proposal,
         tests=tests,
+        corpus=experiment.corpus.to_record() if experiment.corpus else None,
     )
     return add_source(
         ws,
@@ -324,4 +322,5 @@ def _write_report(
         ),
         fields=fields,
         slug=f"run-report-{experiment.platform}-{experiment.runs[0].record_id[:8]}",
+        schema=REPORT_SCHEMA,  # nothing is written unless it meets run-report.schema.json
     )

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from claimledger.ledger import active_leases, runs, verify
-from claimledger.planner import list_proposals, run_loop
+from claimledger.planner import list_proposals
+from claimledger.research import run_loop
 from claimledger.trainer import TrainerOptions
 from claimledger.workspace import Workspace
 from tests.trainer.conftest import TINY

@@ -39,6 +39,7 @@ def claimledger_run(root: Path, corpus: Path, *args: str, code: int = 0) -> dict
 def report_meta(ws: Workspace, result: dict[str, Any]) -> dict[str, Any]:
     meta = json_safe(read_note(Path(result["report"])).metadata)
     assert validation_errors(ws.schemas_dir, "source", meta) == []
+    assert validation_errors(ws.schemas_dir, "run-report", meta) == []
     return meta
 
 
