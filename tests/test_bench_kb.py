@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import TELEO
+
 BENCH = Path(__file__).resolve().parents[1] / "bench" / "kb_index.py"
 EXPECTED_KEYS = {
     "notes",
@@ -30,11 +32,23 @@ EXPECTED_KEYS = {
     "cold_over_naive_of_medians",
     "targets",
 }
+# The real-notes figures, when ../shared/fixtures/teleo-sample is there to copy.
+REAL_KEYS = {
+    "real_notes",
+    "real_cold_index_s",
+    "real_naive_s",
+    "real_cold_over_naive",
+    "real_warm_index_s",
+    "real_one_change_s",
+    "real_peak_rss_writer_mb",
+    "real_peak_rss_worker_mb",
+}
 
 
 @pytest.mark.slow
 def test_bench_kb_index_quick_run_prints_every_figure() -> None:
-    command = [sys.executable, str(BENCH), "--quick", "--notes", "300", "--obsidian-notes", "50"]
+    command = [sys.executable, str(BENCH), "--quick", "--notes", "300", "--obsidian-notes", "50",
+               "--real-notes", "200"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr
     figures = json.loads(done.stdout.strip().splitlines()[-1])
@@ -42,3 +56,5 @@ def test_bench_kb_index_quick_run_prints_every_figure() -> None:
     assert figures["notes"] == 300
     assert figures["broken_yaml_named"] == figures["broken_yaml_total"] == 3
     assert "cold_index_s: " in done.stdout
+    if TELEO.exists():
+        assert set(figures) >= REAL_KEYS and figures["real_notes"] == 200

@@ -44,7 +44,8 @@ def test_init_makes_a_fresh_workspace_once(tmp_path: Path) -> None:
     for folder in ("kb", "inbox", "ledger/records", "ledger/proposals", "schemas"):
         assert (root / folder).is_dir()
     assert (root / "schemas" / "claim.schema.json").is_file()
-    assert ".claimledger/" in (root / ".gitignore").read_text()
+    assert (root / ".claimledger" / ".gitignore").read_text().splitlines()[-1] == "*"
+    assert not (root / ".gitignore").exists()
     assert (root / ".git").exists()
     assert Workspace.open(root).root == root.resolve()
     assert init_workspace(root).created == []
@@ -73,3 +74,44 @@ def test_suffix_globs_match_exactly_what_the_glob_regex_matches(tmp_path: Path) 
         rel for start in ("kb", "core") for rel in walk_files(ws.root, start) if regex.match(rel)
     )
     assert ws.claim_files() == expected == ["core/h.md", "kb/a.md", "kb/x/b.md", "kb/x/y/c.md"]
+
+
+def plain_vault(root: Path) -> dict[Path, bytes]:
+    """An ordinary Obsidian vault: no `type:` frontmatter, a .gitignore of its own."""
+    files = {
+        "Home.md": "# Home\n\n[[Idea]] and [[maps/Topics]]\n",
+        "ideas/Idea.md": "---\ntags: [x]\n---\nAn idea.\n",
+        "maps/Topics.md": "[[Idea]]\n",
+        "pics/a.png": "png",
+        ".gitignore": "workspace.json\n",
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+
+
+def test_init_adopts_an_ordinary_vault_and_changes_no_file(tmp_path: Path) -> None:
+    from claimledger.kb import lint, open_index
+
+    root = tmp_path / "vault"
+    before = plain_vault(root)
+    result = init_workspace(root, git=False)
+    assert result.existing_vault and result.notes_found == 3
+    assert sorted(result.created) == [".claimledger/.gitignore", "claimledger.toml"]
+    after = {path: path.read_bytes() for path in root.rglob("*") if path.is_file()}
+    assert {p: b for p, b in after.items() if p in before} == before
+    for scaffolded in ("kb", "inbox", "ledger", "schemas", "program.md"):
+        assert not (root / scaffolded).exists()
+    ws = Workspace.open(root)
+    assert ws.note_files() == {"Home.md": "note", "ideas/Idea.md": "note", "maps/Topics.md": "note"}
+    with open_index(ws) as conn:
+        assert lint(ws, conn) == []
+    assert init_workspace(root, git=False).created == []
+
+
+def test_init_scaffolds_an_existing_vault_only_when_asked(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    plain_vault(root)
+    created = init_workspace(root, git=False, scaffold=True).created
+    assert {"kb/", "inbox/", "program.md", "schemas/claim.schema.json"} <= set(created)

@@ -1,7 +1,10 @@
 """`claimledger init`: make a fresh workspace, or fit a claimledger.toml to an existing vault.
 
-In an existing vault, notes are recognised by their `type:` frontmatter and the layout is
-read off where they are; no note is touched.
+In an existing vault (any markdown file), typed notes are recognised by their `type:`
+frontmatter and the claims and sources globs are read off where they are; every markdown file
+stays a note of the vault. No existing file is changed and nothing is scaffolded (kb/, inbox/,
+ledger/, schemas/, program.md) unless asked; the cache is kept out of git by a .gitignore
+inside the cache folder.
 """
 
 from __future__ import annotations
@@ -18,11 +21,17 @@ import tomli_w
 
 from claimledger.kb.notes import write_text_atomic
 from claimledger.schemas import packaged_schema_files
-from claimledger.workspace import CONFIG_NAME, Config, Layout, config_to_dict, walk_files
+from claimledger.workspace import (
+    CONFIG_NAME,
+    Config,
+    Layout,
+    config_to_dict,
+    ensure_cache_dir,
+    walk_files,
+)
 
 TYPE_LINE = re.compile(r"^type:\s*['\"]?(\w+)", re.MULTILINE)
 DOMAIN_LINE = re.compile(r"^domain:\s*['\"]?([\w-]+)", re.MULTILINE)
-GITIGNORE_LINE = ".claimledger/"
 PROGRAM_NAME = "program.md"
 
 
@@ -36,22 +45,32 @@ class InitResult:
     config: dict = field(default_factory=dict)
     claims_found: int = 0
     sources_found: int = 0
+    notes_found: int = 0
 
 
-def init_workspace(root: Path, git: bool = True) -> InitResult:
-    """Create a workspace at root, or write a fitting claimledger.toml for a vault there."""
+def init_workspace(root: Path, git: bool = True, scaffold: bool | None = None) -> InitResult:
+    """Create a workspace at root, or adopt the vault there with a fitting claimledger.toml.
+
+    `scaffold` (default: only when the folder holds no markdown file) creates kb/, inbox/,
+    ledger/, schemas/ and program.md."""
     root.mkdir(parents=True, exist_ok=True)
     scan = scan_vault(root)
-    existing = scan.claims + scan.sources > 0
-    config = fit_config(scan) if existing else Config()
-    result = InitResult(root, existing, claims_found=scan.claims, sources_found=scan.sources)
+    existing = scan.notes > 0
+    config = fit_config(scan) if scan.claims + scan.sources else Config()
+    result = InitResult(
+        root,
+        existing,
+        claims_found=scan.claims,
+        sources_found=scan.sources,
+        notes_found=scan.notes,
+    )
     result.config = config_to_dict(config)
     _write_config(root, config, result)
-    if not existing:
+    if scaffold or (scaffold is None and not existing):
         _make_folders(root, config.layout, result)
         _write_program(root, result)
-    _write_schemas(root / config.layout.schemas_dir, result)
-    _ensure_gitignore(root, result)
+        _write_schemas(root / config.layout.schemas_dir, result)
+    _ignore_cache(root / config.layout.cache_dir, result)
     if git and not (root / ".git").exists() and shutil.which("git"):
         subprocess.run(["git", "init", "-q", "--", str(root)], check=False)
         result.created.append(".git/")
@@ -62,6 +81,7 @@ def init_workspace(root: Path, git: bool = True) -> InitResult:
 class VaultScan:
     """Where the typed notes of an existing vault are."""
 
+    notes: int = 0
     claims: int = 0
     sources: int = 0
     claim_dirs: Counter = field(default_factory=Counter)
@@ -75,6 +95,7 @@ def scan_vault(root: Path) -> VaultScan:
     for rel in walk_files(root, ""):
         if not rel.endswith(".md"):
             continue
+        scan.notes += 1
         head = _head(root / rel)
         match = TYPE_LINE.search(head) if head.startswith("---") else None
         folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
@@ -166,10 +187,9 @@ def _write_schemas(folder: Path, result: InitResult) -> None:
             result.created.append(f"{folder.name}/{name}")
 
 
-def _ensure_gitignore(root: Path, result: InitResult) -> None:
-    path = root / ".gitignore"
-    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-    if GITIGNORE_LINE in lines:
+def _ignore_cache(folder: Path, result: InitResult) -> None:
+    """Keep the cache out of git with a .gitignore inside it: the vault's own is not touched."""
+    if (folder / ".gitignore").exists():
         return
-    write_text_atomic(path, "\n".join([*lines, GITIGNORE_LINE]) + "\n")
-    result.created.append(".gitignore")
+    ensure_cache_dir(folder)
+    result.created.append(f"{folder.name}/.gitignore")

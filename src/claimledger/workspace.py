@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
@@ -28,8 +28,9 @@ DEFAULT_DOMAINS = (
     "evaluation",
     "systems",
 )
-# A glob of the form `folder/**/*suffix`, with no wildcard in the folder or the suffix.
-SUFFIX_GLOB = re.compile(r"([^*?\[\]]+)/\*\*/\*([^*?\[\]/]*)\Z")
+# A glob of the form `folder/**/*suffix` (or `**/*suffix`), with no wildcard in the folder or
+# the suffix.
+SUFFIX_GLOB = re.compile(r"(?:([^*?\[\]]+)/)?\*\*/\*([^*?\[\]/]*)\Z")
 # Folders never walked for notes: editor state, VCS, caches, virtual environments.
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
 # The [layout] keys that name one folder each.
@@ -38,10 +39,16 @@ FOLDER_KEYS = ("claims_dir", "inbox_dir", "ledger_dir", "schemas_dir", "cache_di
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each kind of file lives, relative to the workspace root."""
+    """Where each kind of file lives, relative to the workspace root.
+
+    `notes` is the vault: every markdown file it matches is a note for links and backlinks,
+    and every other file in the folders walked for it is an attachment that links may name.
+    `claims` and `sources` classify notes (a claim or source file is a note even when `notes`
+    does not match it); they do not bound the vault."""
 
     claims: tuple[str, ...] = ("kb/**/*.md",)
     sources: tuple[str, ...] = ("inbox/**/*.md",)
+    notes: tuple[str, ...] = ("**/*.md",)
     exclude: tuple[str, ...] = ()
     claims_dir: str = "kb"
     inbox_dir: str = "inbox"
@@ -81,7 +88,7 @@ def config_from_dict(data: dict[str, Any], path: Path | None = None) -> Config:
     unknown = sorted(set(layout_data) - known)
     if unknown:
         raise ConfigError(f"unknown [layout] keys: {', '.join(unknown)}", path)
-    for key in ("claims", "sources", "exclude"):
+    for key in ("claims", "sources", "notes", "exclude"):
         if key in layout_data:
             layout_data[key] = tuple(_string_list(layout_data[key], f"layout.{key}", path))
     domains = data.get("kb", {}).get("domains", list(DEFAULT_DOMAINS))
@@ -148,14 +155,28 @@ def _suffix_globs(patterns: Iterable[str]) -> dict[str, str] | None:
         match = SUFFIX_GLOB.match(pattern)
         if match is None or match.group(1) in found:
             return None
-        found[match.group(1)] = match.group(2)
+        found[match.group(1) or ""] = match.group(2)
     nested = any(_inside(a, b) for a in found for b in found)
     return None if nested or not found else found
 
 
 def _inside(folder: str, other: str) -> bool:
-    """Whether `folder` lies strictly inside `other` (both relative, posix)."""
-    return folder != other and folder.startswith(other + "/")
+    """Whether `folder` lies strictly inside `other` (both relative, posix; "" is the root)."""
+    return folder != other and (other == "" or folder.startswith(other + "/"))
+
+
+def path_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """A test of whether a relative path matches any of the globs, without a regex for the
+    common `folder/**/*suffix` globs (it runs once per file of the vault)."""
+    matches = [SUFFIX_GLOB.match(p) for p in patterns]
+    if not matches or not all(matches):
+        regex = any_glob(patterns)
+        return (lambda rel: regex.match(rel) is not None) if regex else (lambda rel: False)
+    pairs = tuple((f"{m.group(1)}/" if m.group(1) else "", m.group(2)) for m in matches if m)
+    if len(pairs) == 1:
+        prefix, suffix = pairs[0]
+        return lambda rel: rel.endswith(suffix) and rel.startswith(prefix)
+    return lambda rel: any(rel.endswith(x) and rel.startswith(p) for p, x in pairs)
 
 
 def _literal_prefix(pattern: str) -> str:
@@ -168,8 +189,11 @@ def _literal_prefix(pattern: str) -> str:
     return "/".join(parts)
 
 
-def walk_files(root: Path, start: str, refused: list[str] | None = None) -> list[str]:
-    """Relative posix paths of the files under root/start, skipping hidden folders.
+def walk_files(
+    root: Path, start: str, refused: list[str] | None = None, skip: Iterable[str] = ()
+) -> list[str]:
+    """Relative posix paths of the files under root/start, skipping hidden folders and the
+    folders in `skip` (relative posix paths).
 
     Symlinked folders are not walked. A symlink is listed only when it leads to a file that
     the walk could list itself (see link_stays_inside); one that leads elsewhere is never
@@ -180,6 +204,7 @@ def walk_files(root: Path, start: str, refused: list[str] | None = None) -> list
     stack = [os.path.join(base, start) if start else base]
     cut = len(base) + 1
     real_root = ""  # resolved at the first symlink: most vaults have none
+    skipped = {os.path.join(base, *folder.split("/")) for folder in skip if folder}
     while stack:
         folder = stack.pop()
         try:
@@ -190,7 +215,7 @@ def walk_files(root: Path, start: str, refused: list[str] | None = None) -> list
             if entry.name.startswith("."):
                 continue
             if entry.is_dir(follow_symlinks=False):
-                if entry.name not in SKIPPED_DIRS:
+                if entry.name not in SKIPPED_DIRS and entry.path not in skipped:
                     stack.append(entry.path)
             elif entry.is_file(follow_symlinks=False):
                 found.append(entry.path[cut:].replace(os.sep, "/"))
@@ -248,9 +273,25 @@ def _layout_folders(layout: Layout) -> Iterator[tuple[str, str, str]]:
     for key in FOLDER_KEYS:
         value = getattr(layout, key)
         yield key, value, value
-    for key in ("claims", "sources"):
+    for key in ("claims", "sources", "notes"):
         for pattern in getattr(layout, key):
             yield key, pattern, _literal_prefix(pattern)
+
+
+CACHE_GITIGNORE = "# Created by claimledger: a rebuildable cache.\n*\n"
+
+
+def ensure_cache_dir(folder: Path) -> Path:
+    """Create a cache folder with its own .gitignore (`*`), unless it has one."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        try:
+            with open(ignore, "x", encoding="utf-8") as handle:
+                handle.write(CACHE_GITIGNORE)
+        except FileExistsError:  # another process wrote it first
+            pass
+    return folder
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -268,6 +309,14 @@ def find_root(start: Path | None = None) -> Path:
         "run `claimledger init` or pass --workspace",
         here,
     )
+
+
+@dataclass(frozen=True)
+class VaultFiles:
+    """The files of the vault: notes (path -> role) and attachments (paths), sorted."""
+
+    notes: dict[str, str]
+    attachments: list[str]
 
 
 @dataclass
@@ -293,6 +342,11 @@ class Workspace:
     @property
     def cache_dir(self) -> Path:
         return self.path("cache_dir")
+
+    def ensure_cache_dir(self) -> Path:
+        """The cache folder, created with a .gitignore of its own that ignores it all (as
+        pytest and ruff do), so that no file of the workspace needs changing."""
+        return ensure_cache_dir(self.cache_dir)
 
     @property
     def claims_dir(self) -> Path:
@@ -347,20 +401,45 @@ class Workspace:
         return self._matching(self.config.layout.sources)
 
     def refused_links(self) -> list[str]:
-        """The symlinks in the note folders that lead out of the workspace (see walk_files)."""
+        """The symlinks in the vault that lead out of the workspace (see walk_files)."""
         refused: list[str] = []
-        self._matching(self.config.layout.claims, refused)
-        self._matching(self.config.layout.sources, refused)
+        self.vault_files(refused)
         excluded = self._exclude
         return sorted({rel for rel in refused if not (excluded and excluded.match(rel))})
 
     def note_files(self) -> dict[str, str]:
-        """Every note file with its role (`claim` area or `source` area); sources win ties."""
-        roles = dict.fromkeys(self.claim_files(), "claim")
-        sources = self.source_files()
-        roles.update(dict.fromkeys(sources, "source"))
-        # Each list is sorted already; only a mix of the two needs sorting again.
-        return dict(sorted(roles.items())) if roles and sources else roles
+        """Every note of the vault with its role: `source` or `claim` where those globs match
+        it (sources win ties), else `note`."""
+        return self.vault_files().notes
+
+    def vault_files(self, refused: list[str] | None = None) -> VaultFiles:
+        """The vault in one walk: its notes by role and its other files (attachments).
+
+        The ledger and cache folders are not walked: they hold no notes, and a ledger holds
+        many thousands of records."""
+        layout = self.config.layout
+        patterns = (*layout.notes, *layout.claims, *layout.sources)
+        starts = sorted({_literal_prefix(p) for p in patterns})
+        starts = [s for s in starts if not any(_inside(s, o) for o in starts)]
+        skip = [layout.ledger_dir, layout.cache_dir]
+        is_note, is_claim = path_matcher(layout.notes), path_matcher(layout.claims)
+        is_source, excluded = path_matcher(layout.sources), self._exclude
+        notes: dict[str, str] = {}
+        attachments: list[str] = []
+        for start in starts:
+            for rel in walk_files(self.root, start, refused, skip):
+                if excluded and excluded.match(rel):
+                    continue
+                if is_source(rel):
+                    notes[rel] = "source"
+                elif is_claim(rel):
+                    notes[rel] = "claim"
+                elif rel.endswith(".md"):
+                    if is_note(rel):
+                        notes[rel] = "note"
+                else:
+                    attachments.append(rel)
+        return VaultFiles(dict(sorted(notes.items())), sorted(attachments))
 
     def relative(self, path: Path | str) -> str:
         """A path relative to the root, in posix form (as stored in indexes and records)."""

@@ -18,5 +18,5 @@ def load_bench():
 def test_bench_inbox_measures_worker_rate_and_duplicate_check(tmp_path: Path) -> None:
     bench = load_bench()
     rate = bench.worker_rate(tmp_path, 6, "lexical")
-    assert rate["sources_per_s"] > 0 and rate["claims"] >= 6
+    assert rate["sources_per_s"] > 0 and rate["claims"] >= 3
     assert 0 < bench.duplicate_check(2000) < 1000

@@ -38,7 +38,7 @@ def test_worker_processes_every_source_into_valid_proposed_claims(ws: Workspace)
     before = {p: read_note(p) for p in sorted(ws.inbox_dir.glob("*.md"))}
     summary = Worker(ws).run_once()
     assert summary.counts()["processed"] == 4
-    assert summary.counts()["claims"] >= 8
+    assert summary.counts()["claims"] >= 4  # how many follows the scores: at least one each
     claims = claim_notes(ws)
     for path, old in before.items():
         note = read_note(path)

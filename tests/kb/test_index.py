@@ -10,7 +10,7 @@ import pytest
 
 from claimledger.kb import index as kb_index
 from claimledger.kb import open_index, refresh_index, search_notes, show_note
-from claimledger.workspace import Workspace
+from claimledger.workspace import VaultFiles, Workspace
 
 
 def count(ws: Workspace, table: str) -> int:
@@ -163,12 +163,11 @@ def test_undecodable_and_vanished_files_are_reported_not_fatal(
 ) -> None:
     ws = Workspace.open(workspace)
     (workspace / "kb" / "data" / "Latin one.md").write_bytes(b"---\ntype: claim\n---\ncaf\xe9\n")
-    listed = ws.note_files()
-    monkeypatch.setattr(
-        Workspace, "note_files", lambda self: {**listed, "kb/data/Gone.md": "claim"}
-    )
+    listed = ws.vault_files()
+    with_gone = VaultFiles({**listed.notes, "kb/data/Gone.md": "claim"}, listed.attachments)
+    monkeypatch.setattr(Workspace, "vault_files", lambda self, refused=None: with_gone)
     stats = refresh_index(ws)
-    assert stats.added == len(listed) and "kb/data/Gone.md: cannot read" in caplog.text
+    assert stats.added == len(listed.notes) and "kb/data/Gone.md: cannot read" in caplog.text
     with open_index(ws, refresh=False) as conn:
         problems = kb_index.stored_problems(conn)
     assert ("kb/data/Latin one.md", "encoding") in {(path, p.code) for path, p in problems}
@@ -184,7 +183,10 @@ def test_a_parallel_build_that_fails_leaves_nothing_behind(
         )
     ws = Workspace.open(workspace)
     update_with_failing_writer(ws, monkeypatch)
-    assert [p.name for p in (workspace / ".claimledger").iterdir()] == ["index.lock"]
+    assert sorted(p.name for p in (workspace / ".claimledger").iterdir()) == [
+        ".gitignore",
+        "index.lock",
+    ]
     stats = refresh_index(ws)
     assert stats.added == stats.files > 450 and count(ws, "links") >= 450
 

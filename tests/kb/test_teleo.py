@@ -16,14 +16,19 @@ def manifest() -> dict:
 
 
 def test_every_file_is_indexed(teleo: Path) -> None:
+    """Every markdown file is a note (README.md and schemas/*.md too: the claims and sources
+    globs classify notes, they do not bound the vault); every other file is an attachment."""
     ws = Workspace.open(teleo)
     markdown = {p.relative_to(teleo).as_posix() for p in teleo.rglob("*.md")}
-    expected = {p for p in markdown if p.startswith(("domains/", "inbox/archive/"))}
+    typed = {p for p in markdown if p.startswith(("domains/", "inbox/archive/"))}
     with open_index(ws) as conn:
-        indexed = {row[0] for row in conn.execute("SELECT path FROM notes")}
+        roles = dict(conn.execute("SELECT path, role FROM notes").fetchall())
         types = dict(conn.execute("SELECT type, COUNT(*) FROM notes GROUP BY type").fetchall())
-    assert indexed == expected
+        files = {row[0] for row in conn.execute("SELECT path FROM attachments")}
+    assert set(roles) == markdown
+    assert {p for p, role in roles.items() if role != "note"} == typed
     assert types["claim"] == len(manifest()["claims"])
+    assert files == {"MANIFEST.json", "claimledger.toml"}
 
 
 def test_lint_names_every_broken_yaml_file_with_a_line(teleo: Path) -> None:

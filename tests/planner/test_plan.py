@@ -99,3 +99,20 @@ def test_cli_plan_evidence_and_brief(ws: Workspace) -> None:
     assert shown.exit_code == 0 and '"applied": false' in shown.output
     briefed = runner.invoke(main, ["-C", root, "brief", "--platform", PLATFORM, "--topic", "batch"])
     assert briefed.exit_code == 0 and "## Claims" in briefed.output
+
+
+def test_a_close_call_stays_open_for_another_seed(ws: Workspace) -> None:
+    """Two seeds within the noise floor of the best do not answer a config; far worse do."""
+    from claimledger.planner.evidence import Observation
+    from claimledger.planner.plan import excluded_configs
+
+    best, close, far = {"x": 0}, {"x": 1}, {"x": 2}
+    trials = [
+        Observation(f"{i}{s}", c, s, v + 0.001 * s)
+        for i, (c, v) in enumerate(((best, 3.0), (close, 3.005), (far, 3.3)))
+        for s in (0, 1)
+    ]
+    excluded = excluded_configs(ws, "p", trials, noise=0.02)
+    from claimledger.planner.evidence import identity
+
+    assert identity(far) in excluded and identity(close) not in excluded

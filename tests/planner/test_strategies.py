@@ -73,3 +73,39 @@ def test_trust_falls_as_claims_are_refuted() -> None:
 @pytest.mark.parametrize("strategy", [RandomSearch(), TPESearch(seed=1, startup=3)])
 def test_baselines_find_the_optimum_eventually(strategy: Any) -> None:
     assert search(strategy, [], limit=60) < 60
+
+
+def test_two_knob_moves_when_no_single_knob_pays() -> None:
+    """At a = 2 every one-knob move is measured worse, but a and c together are unknown."""
+    from claimledger.planner.guided import moves, pair_moves
+
+    base = {"a": 2, "b": 0, "c": 0}
+    trials = [Observation(f"{i}", dict(base), i, 2.8 + 0.001 * i) for i in range(2)]
+    state = PlanState(space=SPACE, base=base, trials=trials, noise=0.01)
+    pairs = pair_moves(state, moves(state))
+    assert pairs and all(p.first.param != p.second.param for p in pairs)
+    assert pairs[0].sd > max(pairs[0].first.sd, pairs[0].second.sd)
+
+
+def test_a_claim_measured_on_these_runs_is_not_counted_again_as_prior() -> None:
+    from dataclasses import replace
+
+    from claimledger.planner.guided import prior
+
+    trials = [Observation("r1", dict(DEFAULT), 0, 3.0)]
+    learned = replace(claim("a", 1, 2, -0.2), runs=("r1",))
+    state = PlanState(space=SPACE, base=DEFAULT, trials=trials, claims=[learned])
+    assert prior(state, "a", 1, 2)[2] == ()  # the runs speak for themselves
+    state.claims = [claim("a", 1, 2, -0.2)]
+    assert prior(state, "a", 1, 2)[2] != ()
+
+
+def test_ties_are_broken_at_random() -> None:
+    from claimledger.planner.guided import moves
+
+    state = PlanState(space=SPACE, base=DEFAULT, trials=[])
+    firsts = set()
+    for seed in range(20):
+        state.rng = random.Random(seed)
+        firsts.add((moves(state)[0].param, moves(state)[0].new))
+    assert len(firsts) > 1

@@ -61,6 +61,9 @@ def test_run_records_each_seed_and_writes_a_run_report(git_workspace: Path, corp
     records = [read_record(ws, r["record_id"]) for r in first["runs"]]
     assert {r["status"] for r in records} == {"keep"}
     assert records[0]["config"]["width"] == 32 and records[0]["token_budget"] == 4000
+    # Provenance: what code trained, not only HEAD (here no commit yet, nothing tracked).
+    code = records[0]["code"]
+    assert len(code["train_py_sha256"]) == 64 and code["dirty"] is False
     # Against the trainer defaults: the tiny model's changes.
     assert records[0]["config_diff"]["width"] == [trainer_defaults()["width"], 32]
     meta = report_meta(ws, first)
@@ -96,3 +99,30 @@ def test_crash_gives_a_crash_record_with_its_reason_and_exit_1(
     assert meta["results"]["status"] == "crash" and meta["results"]["val_bpb"] == []
     assert meta["results"]["crashes"][0].startswith("seed 0: nan")
     assert verify(ws) == []
+
+
+def test_code_provenance_hashes_the_script_and_reports_dirty(tmp_path: Path) -> None:
+    import hashlib
+
+    from claimledger.research.experiment import code_provenance, workspace_dirty
+    from claimledger.trainer.params import TRAIN_PY
+    from claimledger.trainer.runner import TrainerOptions
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "claimledger.toml").write_text("")
+    ws = Workspace.open(root)
+    assert workspace_dirty(ws) is None  # not a git repository
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    (root / "train.py").write_text("x = 1\n")
+    git = ["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "x"], check=True)
+    assert workspace_dirty(ws) is False
+    (root / "train.py").write_text("x = 2\n")
+    assert workspace_dirty(ws) is True
+    options = TrainerOptions(token_budget=1000)
+    expected = hashlib.sha256(TRAIN_PY.read_bytes()).hexdigest()
+    assert code_provenance(ws, options, {}, True) == {"train_py_sha256": expected, "dirty": True}
+    given = {"train_py_sha256": "a" * 64}
+    assert code_provenance(ws, options, given, None) == {"train_py_sha256": "a" * 64, "dirty": None}

@@ -1,6 +1,7 @@
 """The one command, `claimledger`: parses, calls the library, prints. No logic lives here."""
 
 from claimledger.cli import (
+    extractor_commands,
     inbox_commands,
     kb_commands,
     ledger_commands,
@@ -15,6 +16,7 @@ from claimledger.cli.app import main
 for _command in [
     *kb_commands.COMMANDS,
     *inbox_commands.COMMANDS,
+    *extractor_commands.COMMANDS,
     *ledger_commands.COMMANDS,
     *review_commands.COMMANDS,
     *report_commands.COMMANDS,

@@ -26,14 +26,21 @@ from claimledger.cli.output import (
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--no-git", is_flag=True, help="Do not run `git init`.")
+@click.option(
+    "--scaffold/--no-scaffold",
+    default=None,
+    help="Create kb/, inbox/, ledger/, schemas/ and program.md (default: only in a folder "
+    "with no markdown file).",
+)
 @with_json
-def init(directory: Path, no_git: bool, as_json: bool) -> None:
+def init(directory: Path, no_git: bool, scaffold: bool | None, as_json: bool) -> None:
     """Make DIRECTORY a workspace (default: the current folder).
 
-    In an empty folder: creates kb/, inbox/, ledger/, schemas/, claimledger.toml and a
-    .gitignore for the .claimledger/ cache, then `git init`. Inside an existing vault: writes
-    a claimledger.toml that fits it (notes found by their `type:` frontmatter) and touches no
-    note. Running it again changes nothing.
+    In an empty folder: creates kb/, inbox/, ledger/, schemas/, program.md, claimledger.toml
+    and .claimledger/.gitignore (the cache ignores itself), then `git init`. Inside an existing
+    vault: writes a claimledger.toml that indexes every note of it (typed notes, found by their
+    `type:` frontmatter, set the claims and sources globs), scaffolds nothing unless asked and
+    changes no existing file. Running it again changes nothing.
 
     \b
     Example:
@@ -41,7 +48,7 @@ def init(directory: Path, no_git: bool, as_json: bool) -> None:
     """
     from claimledger.scaffold import init_workspace
 
-    result = init_workspace(directory, git=not no_git)
+    result = init_workspace(directory, git=not no_git, scaffold=scaffold)
     emit(result.__dict__, as_json, lambda: _print_init(result))
 
 
@@ -49,7 +56,10 @@ def _print_init(result: Any) -> None:
     kind = "existing vault" if result.existing_vault else "new workspace"
     click.echo(f"{kind} at {result.root.resolve()}")
     if result.existing_vault:
-        click.echo(f"found {result.claims_found} claims and {result.sources_found} sources")
+        click.echo(
+            f"found {result.notes_found} notes: {result.claims_found} claims and "
+            f"{result.sources_found} sources"
+        )
     for created in result.created:
         click.echo(f"  created {created}")
     if not result.created:

@@ -14,6 +14,27 @@ import click
 from claimledger.cli.app import State
 from claimledger.cli.output import emit, print_heading, print_table, with_json
 
+
+def executor_options(command: Any) -> Any:
+    """--executor, --address and --parallel: where and how many trainings run at once."""
+    command = click.option(
+        "--parallel",
+        type=click.IntRange(min=1),
+        help="Trainings at once (local default 1; ray default: one per GPU, else per CPU).",
+    )(command)
+    command = click.option(
+        "--address",
+        help="Ray cluster to join: auto, ray://host:10001 (default: a private local Ray).",
+    )(command)
+    return click.option(
+        "--executor",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="Where trainings run: subprocesses here, or Ray tasks (needs claimledger[ray]).",
+    )(command)
+
+
 platform_option = click.option(
     "--platform",
     help="Platform to plan for (default: [planner] platform, else this CPU at 200K tokens).",
@@ -58,10 +79,12 @@ def evidence(
     """Check claims' effects against the ledger; propose (or --apply) confidence changes.
 
     Runs on the platform are compared in pairs (same seed, same config but the one knob); the
-    platform's noise floor is the seed spread of repeated runs; the estimate gets a bootstrap
-    95% interval. A difference is a finding only beyond the noise floor with an interval that
-    excludes zero. Supported claims earn confidence; contradicted ones go under_review with a
-    review flag, and the claims that depend on them are flagged.
+    platform's noise floor is the seed spread of repeated runs; the estimate gets a Student-t
+    95% interval and a paired t-test (alpha spent over looks, Benjamini-Hochberg across
+    claims). A difference is a finding only beyond the noise floor with a passing test.
+    Supported claims earn confidence (likely: the whole interval beyond the floor); runs
+    against a claim weaken it; contradicted ones go under_review with a review flag, and the
+    claims that depend on them are flagged.
 
     \b
     Examples:
@@ -161,6 +184,7 @@ def _print_proposals(proposals: list[Any]) -> None:
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="cpu")
 @click.option("--threads", type=int, help="CPU threads for the trainer.")
 @click.option("--agent", help="Who runs it (default: $CLAIMLEDGER_AGENT or user@host).")
+@executor_options
 @with_json
 @click.pass_obj
 def loop(
@@ -173,35 +197,48 @@ def loop(
     device: str,
     threads: int | None,
     agent: str | None,
+    executor: str,
+    address: str | None,
+    parallel: int | None,
     as_json: bool,
 ) -> None:
     """Run the research loop unattended: plan, lease, run, record, report, extract, evidence.
 
     Each iteration plans one proposal, leases it, runs it with --seeds seeds on the platform's
     budget, records the runs and the run report, lets the inbox worker extract claims, then
-    applies the ledger's evidence to the claims. Prints what changed and why.
+    applies the ledger's evidence to the claims. Prints what changed and why. With --parallel
+    N (or on Ray) N trainings run at once, each new proposal planned knowing the ones in
+    flight; this process alone writes the ledger. A loop that was killed resumes its leased
+    proposals when started again.
 
     \b
     Examples:
       claimledger loop --iterations 3 --seeds 2
       claimledger loop --iterations 10 --platform cpu-2core-tok200K --json
+      claimledger loop --iterations 40 --parallel 8 --device cuda       # one box, 8 GPUs
+      claimledger loop --iterations 200 --executor ray --address auto   # a Ray cluster
     """
-    from claimledger.research import run_loop
+    from claimledger.research import make_executor, run_loop
     from claimledger.trainer import TrainerOptions
 
     options = TrainerOptions(data=data, device=device, threads=threads)
     # Progress goes to stderr with --json, so stdout stays one JSON document.
     say = functools.partial(click.echo, err=as_json)
-    result = run_loop(
-        state.workspace,
-        iterations,
-        seeds,
-        options=options,
-        platform=platform,
-        strategy=strategy,
-        agent=agent,
-        on_event=say,
-    )
+    runner = make_executor(executor, state.workspace.cache_dir, parallel, address)
+    try:
+        result = run_loop(
+            state.workspace,
+            iterations,
+            seeds,
+            options=options,
+            platform=platform,
+            strategy=strategy,
+            agent=agent,
+            on_event=say,
+            executor=runner,
+        )
+    finally:
+        runner.close()
     emit(result.to_dict(), as_json, lambda: _print_loop(result))
 
 

@@ -14,6 +14,7 @@ import click
 
 from claimledger.cli.app import State
 from claimledger.cli.output import emit, is_terminal, print_table, with_json
+from claimledger.cli.planner_commands import executor_options
 
 
 def _overrides(items: tuple[str, ...]) -> dict[str, str]:
@@ -87,6 +88,7 @@ def _print_result(result: Any) -> None:
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda", "mps"]), default="auto")
 @click.option("--threads", type=int, help="CPU threads (default: one per core).")
+@executor_options
 @with_json
 @click.pass_obj
 def run(
@@ -102,6 +104,9 @@ def run(
     data: Path | None,
     device: str,
     threads: int | None,
+    executor: str,
+    address: str | None,
+    parallel: int | None,
     as_json: bool,
 ) -> None:
     """Train the bundled GPT once per seed and record every run in the ledger.
@@ -120,7 +125,10 @@ def run(
       claimledger run --token-budget 200000 --seeds 3 --set muon_lr=0.06
       claimledger run --time-budget 60 --set depth=3 --branch research/deeper
       claimledger run --token-budget 200000 --proposal 20261123-1a2b3c4d --json
+      claimledger run --seeds 4 --parallel 2 --threads 1          # 2 seeds at a time
+      claimledger run --seeds 8 --executor ray --address auto     # the seeds on a Ray cluster
     """
+    from claimledger.research import make_executor
     from claimledger.research import run as run_research
     from claimledger.trainer import TrainerOptions
 
@@ -134,15 +142,23 @@ def run(
         threads=threads,
     )
     with _progress_line(seeds, is_terminal() and not as_json) as progress:
-        result = run_research(
-            state.workspace,
-            options,
-            seeds,
-            proposal=proposal,
-            branch=branch,
-            agent=agent,
-            progress=progress,
-        )
+        runner = None
+        if executor != "local" or (parallel or 1) > 1 or address:
+            runner = make_executor(executor, state.workspace.cache_dir, parallel, address, progress)
+        try:
+            result = run_research(
+                state.workspace,
+                options,
+                seeds,
+                proposal=proposal,
+                branch=branch,
+                agent=agent,
+                progress=progress,
+                executor=runner,
+            )
+        finally:
+            if runner is not None:
+                runner.close()
     emit(result.to_dict(), as_json, lambda: _print_result(result))
     if result.all_crashed:
         click.get_current_context().exit(1)

@@ -19,7 +19,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from claimledger.inbox.settings import Settings
-from claimledger.kb.notes import Note, read_note, write_note
+from claimledger.kb.notes import Note, blocking_problems, read_note, write_note
 from claimledger.workspace import Workspace, link_stays_inside
 
 LEASE_FIELDS = ("lease_owner", "lease_expires")
@@ -79,7 +79,7 @@ def take(
             if not link_stays_inside(str(path), os.path.realpath(ws.root)):
                 return None
             note = read_note(path)
-            if note.problems or not is_open(note.metadata, now):
+            if blocking_problems(note) or not is_open(note.metadata, now):
                 return None
             attempts = int(note.metadata.get("attempts") or 0)
             if attempts >= settings.max_attempts:

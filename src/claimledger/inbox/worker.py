@@ -35,7 +35,7 @@ from claimledger.inbox.extractors import (
 )
 from claimledger.inbox.settings import Settings
 from claimledger.inbox.sources import source_paths
-from claimledger.kb.notes import read_note
+from claimledger.kb.notes import blocking_problems, read_note
 from claimledger.workspace import Workspace
 
 log = logging.getLogger("claimledger.inbox")
@@ -271,8 +271,8 @@ def waiting_sources(ws: Workspace, skipped: dict[str, str] | None = None) -> lis
         except ClaimledgerError as exc:
             skipped[ws.relative(path)] = exc.problem
             continue
-        if note.problems:
-            skipped[ws.relative(path)] = note.problems[0].message
+        if blocking_problems(note):
+            skipped[ws.relative(path)] = blocking_problems(note)[0].message
         elif lifecycle.is_open(note.metadata, now):
             waiting.append(path)
     return waiting

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from claimledger.errors import NoteError
-from claimledger.kb.links import BodyScan, Link, frontmatter_links, normalize_key, scan_body
+from claimledger.kb.links import (
+    FRONTMATTER_LINK,
+    BodyScan,
+    Link,
+    frontmatter_links,
+    normalize_key,
+    parse_link_text,
+    scan_body,
+)
 from claimledger.kb.notes import Note, Problem, json_safe, parse_text, read_capped, too_large
 from claimledger.schemas import validation_errors
 
@@ -47,7 +55,7 @@ class AnalyzedNote:
     fields: dict[str, Any] = field(default_factory=dict)
     metadata_json: str = "{}"  # serialised in the worker, so the writer only inserts
     keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
-    # (edge kind, target, key, folder, line): the links table
+    # (edge kind, target, key, folder, line, embed): the links table
     link_rows: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     search_text: str = ""
@@ -130,7 +138,7 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
-    return (kind, link.target, link.key, link.folder_path, link.line)
+    return (kind, link.target, link.key, link.folder_path, link.line, int(link.embed))
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:
@@ -161,7 +169,22 @@ def _field_links(metadata: dict[str, Any]) -> list[tuple[str, Link]]:
     if isinstance(provenance, dict):
         sources = provenance.get("sources") or []
         links.extend(("provenance", link) for link in frontmatter_links(sources))
+    for name, value in metadata.items():  # any other property: its [[links]], as in Obsidian
+        if name not in LINK_FIELDS and name != "provenance":
+            links.extend(("link", link) for link in _property_links(value))
     return links
+
+
+def _property_links(value: Any) -> list[Link]:
+    """The [[links]] in a property's text or list of texts (a plain text is no link)."""
+    items = value if isinstance(value, list) else [value]
+    return [
+        link
+        for item in items
+        if isinstance(item, str) and "[[" in item
+        for inner in FRONTMATTER_LINK.findall(item)
+        if (link := parse_link_text(inner))
+    ]
 
 
 def _schema_problems(

@@ -24,14 +24,15 @@ from filelock import FileLock
 
 from claimledger.deadline import interrupt_when_expired
 from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches, worker_count
+from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import Problem
 from claimledger.schemas import schemas_fingerprint
 from claimledger.sqlite_cache import discard, file_problem, guarded, retrying
-from claimledger.workspace import Workspace, config_to_dict
+from claimledger.workspace import VaultFiles, Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 4  # 4: unclosed frontmatter, notes over the size limit, bounded YAML
+INDEX_VERSION = 5  # 5: embeds, attachments, property links; 4: unclosed frontmatter, ...
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 # Page caches (negative: KiB): a large one for incremental updates, which touch index pages all
@@ -54,6 +55,7 @@ TABLES_SQL = (
     ROW_TABLES_SQL
     + """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS attachments(path TEXT PRIMARY KEY, name TEXT, norm_path TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2');
 """
@@ -65,6 +67,9 @@ INDEXES = {
     "links_key": "links(key)",
     "links_note": "links(note_id)",
     "problems_note": "problems(note_id)",
+    "notes_norm_path": "notes(norm_path)",
+    "attachments_name": "attachments(name)",
+    "attachments_norm_path": "attachments(norm_path)",
 }
 
 
@@ -93,7 +98,7 @@ def lock_path(ws: Workspace) -> Path:
 
 def connect(ws: Workspace) -> sqlite3.Connection:
     """Open the index database (creating its tables), with rows addressable by name."""
-    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    ws.ensure_cache_dir()
     conn = sqlite3.connect(db_path(ws), timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
@@ -144,7 +149,7 @@ def refresh_index(
     A damaged index file is rebuilt. With `check` (and `rebuild`), every page is checked
     first, which finds damage that no query has met yet."""
     start = time.perf_counter()
-    ws.cache_dir.mkdir(parents=True, exist_ok=True)
+    ws.ensure_cache_dir()
     with FileLock(str(lock_path(ws)), timeout=120), guarded(db_path(ws)):
         stats = _update_locked(ws, progress, rebuild, check)
     stats.seconds = time.perf_counter() - start
@@ -156,10 +161,11 @@ def _update_locked(
 ) -> IndexStats:
     stats = IndexStats()
     fingerprint = _fingerprint(ws)
-    files = ws.note_files()
+    vault = ws.vault_files()
+    files = vault.notes
     stats.files = len(files)
     load = partial(
-        _load_all, ws=ws, files=files, fingerprint=fingerprint, progress=progress, stats=stats
+        _load_all, ws=ws, vault=vault, fingerprint=fingerprint, progress=progress, stats=stats
     )
     conn = _open_existing(ws, deep=rebuild or check)
     if conn is None:
@@ -182,7 +188,25 @@ def _update_locked(
         with conn:  # one transaction: a crash leaves the old index, never half of a new one
             _remove_notes(conn, known, removed, stats)
             _merge_files(conn, ws, changed, known, progress, stats)
+            _sync_attachments(conn, vault.attachments)
     return stats
+
+
+def _sync_attachments(conn: sqlite3.Connection, paths: list[str]) -> None:
+    """Make the attachments table list exactly `paths` (the vault's files that are not notes)."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    known = {path for (path,) in cursor.execute("SELECT path FROM main.attachments")}
+    listed = set(paths)
+    if known == listed:
+        return
+    cursor.executemany(
+        "DELETE FROM main.attachments WHERE path = ?", [(p,) for p in known - listed]
+    )
+    cursor.executemany(
+        "INSERT INTO main.attachments VALUES (?, ?, ?)",
+        [(p, normalize_key(p.rsplit("/", 1)[-1]), normalize_key(p)) for p in listed - known],
+    )
 
 
 def _open_existing(ws: Workspace, deep: bool) -> sqlite3.Connection | None:
@@ -232,7 +256,7 @@ def _load_all(
     conn: sqlite3.Connection,
     *,
     ws: Workspace,
-    files: dict[str, str],
+    vault: VaultFiles,
     fingerprint: str,
     progress: Callable[[int, int], None] | None,
     stats: IndexStats,
@@ -243,7 +267,8 @@ def _load_all(
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
     _set_fts_merging(conn, FTS_MERGING_LOAD)
-    _merge_files(conn, ws, files, {}, progress, stats, build_indexes=True)
+    _merge_files(conn, ws, vault.notes, {}, progress, stats, build_indexes=True)
+    _sync_attachments(conn, vault.attachments)
     _set_fts_merging(conn, FTS_MERGING_DEFAULT)
     _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
@@ -266,7 +291,7 @@ def _meta(conn: sqlite3.Connection, key: str) -> str | None:
 
 def _recreate_tables(conn: sqlite3.Connection) -> None:
     """Empty tables of the current shape (an older index version may have had other columns)."""
-    for table in [*ROW_TABLES, "meta", "notes_fts"]:
+    for table in [*ROW_TABLES, "meta", "attachments", "notes_fts"]:
         conn.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in TABLES_SQL.split(";"):  # executescript would commit the transaction
         if statement.strip():

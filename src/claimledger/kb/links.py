@@ -1,8 +1,12 @@
-"""Obsidian wiki-links, parsed with a markdown-it-py inline rule.
+"""Obsidian links, parsed with markdown-it-py: wiki-links by an inline rule, markdown links by
+markdown-it's own rules.
 
-Forms: [[T]], [[T|alias]], [[T#Heading]], [[T#^block]], [[folder/T]] and embeds ![[T]].
-Code spans and fenced or indented code hold no links, because markdown-it never runs inline
-rules inside them. Targets match titles and file stems case-insensitively, as in Obsidian.
+Forms: [[T]], [[T|alias]], [[T#Heading]], [[T#^block]], [[folder/T]], [[./rel/T]], same-note
+[[#Heading]] and [[#^block]], embeds ![[T]], the escaped pipe of tables [[T\\|alias]], and
+markdown links [text](T.md) and images ![alt](pic.png) to files of the vault (a URL with a
+scheme is not a link). Code spans and fenced or indented code hold no links, because
+markdown-it never runs inline rules inside them. Targets match file names case-insensitively,
+as in Obsidian (see resolve.py).
 """
 
 from __future__ import annotations
@@ -12,14 +16,17 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 
 # Inline rules that cannot produce or hide a wiki-link are switched off for speed.
-UNUSED_INLINE = ["linkify", "strikethrough", "emphasis", "link", "image", "autolink", "entity"]
+UNUSED_INLINE = ["linkify", "strikethrough", "emphasis", "autolink", "entity"]
 UNUSED_CORE = ["linkify", "replacements", "smartquotes", "text_join"]
 FRONTMATTER_LINK = re.compile(r"\[\[([^\[\]\n]+)\]\]")
+# A link destination with a scheme (https:, mailto:, obsidian:) or a network path is no file.
+EXTERNAL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:|//")
 # A body with none of these can only hold wiki-links and H1s that the fast path finds exactly as
 # the markdown-it rule does: code (fences, indented blocks, also inside containers),
 # HTML, escapes, link reference definitions, setext headings, headings inside containers, and
@@ -80,8 +87,9 @@ def normalize_key(text: str) -> str:
 
 
 def parse_link_text(inner: str, embed: bool = False, line: int = 0) -> Link | None:
-    """A Link from the text between [[ and ]]; None when it has no target."""
-    target, _, alias = inner.partition("|")
+    """A Link from the text between [[ and ]]; None when it has no target. A same-note link
+    ([[#Heading]]) has the empty target. In a table the pipe is written escaped: [[T\\|a]]."""
+    target, _, alias = inner.replace("\\|", "|").partition("|")
     target, _, anchor = target.partition("#")
     target = target.strip()
     if not target and not anchor:
@@ -143,11 +151,13 @@ def scan_body(body: str, first_line: int = 1) -> BodyScan:
 
 
 def needs_parser(body: str, lined: str | None = None) -> bool:
-    """Whether the body holds markdown that only the full parser reads right.
+    """Whether the body holds markdown that only the full parser reads right (markdown links
+    among it: "](" starts every inline one).
 
     `lined` is "\n" + body, when the caller has it already."""
     return bool(
         "~~~" in body
+        or "](" in body
         or NEEDS_PARSER_CHARS.search(body)
         or NEEDS_PARSER_LINES.search(lined or "\n" + body)
     )
@@ -184,7 +194,7 @@ def _first_h1(lined: str) -> str | None:
 
 def parse_body(body: str, first_line: int = 1) -> BodyScan:
     """Scan a body with the full markdown-it parser."""
-    tokens = markdown_parser().parse(body)
+    tokens = markdown_parser().parse(body, {})
     links: list[Link] = []
     h1 = None
     heading_level = None
@@ -202,14 +212,35 @@ def parse_body(body: str, first_line: int = 1) -> BodyScan:
 def _links_of(inline: Any, first_line: int) -> list[Link]:
     base = first_line + (inline.map[0] if inline.map else 0)
     found = []
+    breaks = 0  # line breaks before the child: markdown links carry no offset
     for child in inline.children or []:
-        if child.type != "wikilink":
+        kind = child.type
+        if kind == "wikilink":
+            line = base + inline.content.count("\n", 0, child.meta["offset"])
+            link = parse_link_text(child.content, child.meta["embed"], line)
+        elif kind == "link_open" or kind == "image":
+            href = child.attrs.get("href" if kind == "link_open" else "src")
+            link = markdown_link(str(href or ""), kind == "image", base + breaks)
+        else:
+            breaks += kind == "softbreak" or kind == "hardbreak"
             continue
-        line = base + inline.content.count("\n", 0, child.meta["offset"])
-        link = parse_link_text(child.content, child.meta["embed"], line)
         if link is not None:
             found.append(link)
     return found
+
+
+def markdown_link(href: str, embed: bool = False, line: int = 0) -> Link | None:
+    """The Link of a markdown link's destination, as Obsidian reads it: percent-decoded, with
+    an optional #heading or #^block; None for a URL (a scheme or //) or no destination."""
+    if not href or EXTERNAL.match(href):
+        return None
+    target, _, anchor = unquote(href).partition("#")
+    target = target.strip()
+    if not target and not anchor:
+        return None
+    block = anchor[1:].strip() or None if anchor.startswith("^") else None
+    heading = anchor.strip() or None if anchor and block is None else None
+    return Link(target, heading, block, None, embed, line)
 
 
 def _plain_text(children: list[Any]) -> str:

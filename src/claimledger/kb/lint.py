@@ -88,9 +88,13 @@ def _link_problems(
     ws: Workspace, conn: sqlite3.Connection, resolution: Resolution
 ) -> Iterable[Finding]:
     paths = _paths(conn)
+    other_names = _other_names(conn, {link.key for link in resolution.dangling})
     for link in resolution.dangling:
         where = "" if link.kind == "link" else f" (in {link.kind})"
-        message = f"dangling link [[{link.target}]]{where}: no note has that title"
+        message = f"dangling link [[{link.target}]]{where}: no note or file has that name"
+        if link.key in other_names:
+            kind, path = other_names[link.key]
+            message += f" (it is the {kind} of {path}; links name files, as in Obsidian)"
         yield Finding(paths[link.source_id], link.line, "dangling-link", message)
     for link, ids in resolution.ambiguous:
         names = ", ".join(paths[i] for i in ids)
@@ -98,11 +102,33 @@ def _link_problems(
         yield Finding(paths[link.source_id], link.line, "ambiguous-link", message)
 
 
-def _duplicate_titles(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+KIND_NAMES = {"alias": "alias", "title": "frontmatter title", "h1": "H1"}
+
+
+def _other_names(conn: sqlite3.Connection, keys: set[str]) -> dict[str, tuple[str, str]]:
+    """For the keys of dangling links, a note that has one as an alias, title or H1."""
+    found: dict[str, tuple[str, str]] = {}
     rows = conn.execute(
-        "SELECT k.key, n.path FROM keys k JOIN notes n ON n.id = k.note_id"
-        " WHERE k.kind IN ('stem', 'title') AND k.key IN (SELECT key FROM keys"
-        " WHERE kind IN ('stem', 'title') GROUP BY key HAVING COUNT(DISTINCT note_id) > 1)"
+        "SELECT k.key, k.kind, n.path FROM keys k JOIN notes n ON n.id = k.note_id"
+        " WHERE k.kind != 'stem' ORDER BY n.path"
+    )
+    for key, kind, path in rows:
+        if key in keys and kind in KIND_NAMES:
+            found.setdefault(key, (KIND_NAMES[kind], path))
+    return found
+
+
+def _duplicate_titles(ws: Workspace, conn: sqlite3.Connection, _: Resolution) -> Iterable[Finding]:
+    """Two claims with one title (up to case). Other notes may share a name across folders,
+    as Obsidian allows: a link that is really ambiguous is reported as such."""
+    claim_keys = (
+        "SELECT k.key, k.note_id FROM keys k JOIN notes n ON n.id = k.note_id"
+        " WHERE k.kind IN ('stem', 'title') AND n.type = 'claim'"
+    )
+    rows = conn.execute(
+        f"SELECT c.key, n.path FROM ({claim_keys}) c JOIN notes n ON n.id = c.note_id"
+        f" WHERE c.key IN (SELECT key FROM ({claim_keys}) GROUP BY key"
+        " HAVING COUNT(DISTINCT note_id) > 1)"
     )
     by_key: dict[str, list[str]] = defaultdict(list)
     for key, path in rows:

@@ -50,6 +50,14 @@ class Problem:
     code: str
     message: str
     line: int = 0
+    # True when every field was still read with its type (an impossible date such as
+    # 2018-03-00 is kept as text): the note may be edited field by field all the same.
+    editable: bool = False
+
+
+def blocking_problems(note: Note) -> list[Problem]:
+    """The problems that make a note unsafe to edit field by field."""
+    return [p for p in note.problems if not p.editable]
 
 
 @dataclass
@@ -240,6 +248,9 @@ def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list
     except ValueError as exc:  # e.g. a date such as 2026-02-00 that YAML reads as a timestamp
         message = f"broken YAML: {exc}"
         line = first_line + _line_of_bad_date(yaml_text)
+        data = _dates_as_text(yaml_text)
+        if data is not None:  # every other field keeps its type: still safe to edit
+            return data, [Problem("broken-yaml", f"{message} (kept as text)", line, True)]
         return _lenient_yaml(yaml_text), [Problem("broken-yaml", message, line)]
     except (TypeError, IndexError) as exc:  # PyYAML's constructors on e.g. an empty `!!int`
         problem = Problem("broken-yaml", f"broken YAML: bad tagged value ({exc})", first_line)
@@ -259,6 +270,30 @@ def _yaml_problem(exc: yaml.YAMLError, first_line: int) -> Problem:
     line = first_line + mark.line if mark is not None else first_line
     reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return Problem("broken-yaml", f"broken YAML: {reason}", line)
+
+
+class DateTextLoader(NoteLoader):
+    """NoteLoader, reading a timestamp that is no real date (2018-03-00) as its text."""
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+DateTextLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp", DateTextLoader.construct_yaml_timestamp
+)
+
+
+def _dates_as_text(yaml_text: str) -> dict[str, Any] | None:
+    """The fields with impossible dates read as text, or None when something else is broken."""
+    try:
+        data = yaml.load(yaml_text, Loader=DateTextLoader)
+    except (yaml.YAMLError, ValueError, TypeError, IndexError, RecursionError):
+        return None
+    return {str(k): v for k, v in data.items()} if isinstance(data, dict) else None
 
 
 def _line_of_bad_date(yaml_text: str) -> int:

@@ -77,7 +77,7 @@ def find_note(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
         return row
     key = normalize_key(name.rsplit("/", 1)[-1])
     folder = normalize_key(name) if "/" in name else None
-    ids = Resolver(conn, preload=False).candidates(key, folder)
+    ids = Resolver(conn, preload=False).candidates(key, folder, by_name=True)
     if not ids:
         raise NotFoundError(f"no note titled {name!r}{_suggestion(conn, name)}")
     if len(ids) > 1:
@@ -127,13 +127,22 @@ def show_note(ws: Workspace, conn: sqlite3.Connection, name: str) -> dict[str, A
 
 
 def outgoing_links(conn: sqlite3.Connection, note_id: int) -> list[dict[str, Any]]:
-    """Each link written in the note, with the path it resolves to (None when dangling)."""
+    """Each link written in the note, with the path it resolves to (None when dangling): a
+    note, the note itself for [[#Heading]], or an attachment; embeds (![[...]]) are marked."""
     resolver = Resolver(conn, preload=False)
     out = []
     for link in link_rows(conn, "WHERE note_id = ? ORDER BY line", (note_id,)):
         ids, _ = resolver.resolve(link)
-        target = _path(conn, ids[0]) if ids else None
-        out.append({"kind": link.kind, "target": link.target, "path": target, "line": link.line})
+        target = _path(conn, ids[0]) if ids else resolver.attachment(link)
+        out.append(
+            {
+                "kind": link.kind,
+                "target": link.target,
+                "path": target,
+                "line": link.line,
+                "embed": link.embed,
+            }
+        )
     return out
 
 

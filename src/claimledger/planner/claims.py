@@ -44,6 +44,12 @@ class ClaimEffect:
     confidence: str
     status: str
     depends_on: tuple[str, ...] = field(default_factory=tuple)
+    context: tuple[tuple[str, Any], ...] = ()  # the base config it speaks about (effect.context)
+    runs: tuple[str, ...] = ()  # provenance.runs: the ledger runs it was measured on
+
+    @property
+    def context_dict(self) -> dict[str, Any]:
+        return dict(self.context)
 
     def predicts(self, param: str, old: Any, new: Any) -> float | None:
         """The delta this claim predicts for a move (its reverse counts, negated), else None."""
@@ -124,6 +130,8 @@ def _claim_effect(rel: str, meta: dict[str, Any], effect: dict[str, Any]) -> Cla
         confidence=str(meta.get("confidence") or "speculative"),
         status=str(meta.get("status") or "active"),
         depends_on=tuple(str(d) for d in meta.get("depends_on") or []),
+        context=tuple(sorted((str(k), v) for k, v in (effect.get("context") or {}).items())),
+        runs=tuple(str(r) for r in (meta.get("provenance") or {}).get("runs") or []),
     )
 
 

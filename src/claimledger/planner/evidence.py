@@ -1,17 +1,25 @@
 """Evidence: check each claim's effect against the ledger's runs on its platform.
 
-For a claim "changing `param` from A to B moves val_bpb by d on platform P", the runs on P with
-`param` = A and = B are grouped by the rest of their config; within a group, runs of the same
-seed are paired (B - A), and a group with no common seed gives one difference of means. The
-platform's noise floor is the pooled seed-to-seed standard deviation of repeated runs (runs of
-one config with different seeds). The effect estimate is the mean difference with a bootstrap
-95% interval.
+For a claim "changing `param` from A to B moves val_bpb by d on platform P" (optionally "in
+the context C", `effect.context`: the other knobs' values it speaks about), the runs on P with
+`param` = A and = B are grouped by the rest of their config (only groups that match the
+context); within a group, runs of the same seed are paired (B - A), and a group with no
+common seed gives one difference of means. The platform's noise floor is the pooled
+seed-to-seed standard deviation of repeated runs.
 
-A difference is a finding only when it is larger than the noise floor AND its interval excludes
-zero: a sub-noise difference is never called a finding. A finding in the claimed direction
-supports the claim; one against it (or any finding for a claim of no effect) contradicts it.
-A claim of no effect is supported when at least three comparisons bound the effect within the
-noise floor.
+The estimate is the mean difference with a Student-t 95% interval (n - 1 degrees of freedom:
+two differences give an honest, wide interval, never a bootstrap of two points), and a
+two-sided paired t-test. Two controls keep the error rate of the verdicts near the nominal
+5%: optional stopping (the loop looks again after every run) is paid for by spending alpha
+over the looks (look n uses alpha * 6 / (pi^2 (n-1)^2), which sums to alpha), and
+`assess` applies Benjamini-Hochberg across the claims it judges together.
+
+A difference is a finding only when it is larger than the noise floor AND its test passes.
+A finding in the claimed direction supports the claim; one against it (or any finding for a
+claim of no effect) contradicts it. A mean against the claim's sign by half the noise floor or
+more, without a finding, weakens it: confidence comes down, and the log says why. A claim of no
+effect is supported when at least three comparisons bound the effect within the noise floor.
+`strong` marks support whose whole interval lies beyond the noise floor: what `likely` needs.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from claimledger.planner.claims import ClaimEffect, effect_claims, same_value
@@ -31,6 +40,7 @@ from claimledger.workspace import Workspace
 IGNORED_KEYS = frozenset({"inject_nan_at_step"})  # test hooks, not part of a config's identity
 DEFAULT_NOISE_FLOOR = 0.03  # bpb, until repeated runs measure the platform's own
 BOOTSTRAP_SAMPLES = 2000
+ALPHA = 0.05
 NULL_CLAIM = 1e-3  # a claimed |delta| at or below this is a claim of no effect
 MIN_NULL_COMPARISONS = 3
 
@@ -68,6 +78,9 @@ class ClaimEvidence:
     noise_floor: float = DEFAULT_NOISE_FLOOR
     runs: list[str] = field(default_factory=list)
     reason: str = ""
+    p_value: float | None = None  # paired t-test, two-sided, before any correction
+    diffs: list[float] = field(default_factory=list)
+    strong: bool = False  # supported with the whole interval beyond the noise floor
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -84,6 +97,8 @@ class ClaimEvidence:
             "noise_floor": self.noise_floor,
             "runs": self.runs,
             "reason": self.reason,
+            "p_value": self.p_value,
+            "strong": self.strong,
         }
 
 
@@ -102,6 +117,20 @@ def observations(ws: Workspace, platform: str) -> list[Observation]:
 
 def identity(config: dict[str, Any], leave_out: str | None = None) -> str:
     """A config as a comparable key, without test hooks (and without one param)."""
+    try:
+        # the type is part of the key: True == 1 and 0 == 0.0 would share a cache entry
+        items = tuple(sorted((k, type(v).__name__, v) for k, v in config.items()))
+        return _identity(items, leave_out)
+    except TypeError:  # an unhashable value (a nested config): the uncached way
+        return _identity_of(config, leave_out)
+
+
+@lru_cache(maxsize=65536)
+def _identity(items: tuple[tuple[str, str, Any], ...], leave_out: str | None) -> str:
+    return _identity_of({k: v for k, _, v in items}, leave_out)
+
+
+def _identity_of(config: dict[str, Any], leave_out: str | None) -> str:
     kept = {k: v for k, v in config.items() if k not in IGNORED_KEYS and k != leave_out}
     return json.dumps(kept, sort_keys=True, default=str)
 
@@ -124,11 +153,20 @@ def noise_floor(obs: Sequence[Observation]) -> NoiseFloor:
 
 
 def comparisons(
-    obs: Iterable[Observation], param: str, old: Any, new: Any
+    obs: Iterable[Observation],
+    param: str,
+    old: Any,
+    new: Any,
+    context: dict[str, Any] | None = None,
 ) -> tuple[list[float], list[str]]:
-    """Differences new - old: paired by seed within a config group, else of group means."""
+    """Differences new - old: paired by seed within a config group, else of group means.
+
+    With a context, only runs whose config has those values count: a claim about one base
+    config is not judged by runs in another."""
     arms: dict[str, tuple[dict[Any, list[Observation]], dict[Any, list[Observation]]]] = {}
     for o in obs:
+        if context and not all(same_value(o.config.get(k), v) for k, v in context.items()):
+            continue
         value = o.config.get(param)
         side = 0 if same_value(value, old) else 1 if same_value(value, new) else None
         if side is not None:
@@ -155,7 +193,9 @@ def _mean(group: list[Observation]) -> float:
 
 
 def bootstrap_interval(diffs: Sequence[float], seed: int = 0) -> tuple[float, float]:
-    """A 95% percentile bootstrap interval of the mean (deterministic for a seed)."""
+    """A 95% percentile bootstrap interval of the mean (deterministic for a seed).
+
+    Kept for callers; evidence uses `t_interval`, which is honest at small n."""
     rng = random.Random(seed)
     means = sorted(
         statistics.fmean(rng.choices(diffs, k=len(diffs))) for _ in range(BOOTSTRAP_SAMPLES)
@@ -164,31 +204,78 @@ def bootstrap_interval(diffs: Sequence[float], seed: int = 0) -> tuple[float, fl
     return round(low, 6), round(high, 6)
 
 
-def judge(claim: ClaimEffect, diffs: Sequence[float], floor: float) -> tuple[str, str]:
-    """The verdict on a claim from its comparisons and the noise floor, with the reason."""
+def t_test(diffs: Sequence[float]) -> tuple[float, tuple[float, float]]:
+    """(two-sided p-value, 95% Student-t interval) of the mean of n >= 2 paired differences."""
+    from scipy import stats
+
+    n, mean = len(diffs), statistics.fmean(diffs)
+    sd = statistics.stdev(diffs)
+    if sd == 0:
+        return (0.0 if mean else 1.0), (round(mean, 6), round(mean, 6))
+    se = sd / math.sqrt(n)
+    half = float(stats.t.ppf(0.975, n - 1)) * se
+    p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    return p, (round(mean - half, 6), round(mean + half, 6))
+
+
+def look_alpha(n: int, alpha: float = ALPHA) -> float:
+    """The alpha spent at the look with n comparisons (n >= 2): the looks sum to alpha."""
+    return alpha * 6 / (math.pi**2 * (n - 1) ** 2)
+
+
+def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
+    """BH-adjusted p-values (q-values), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, p_values[i] * m / rank)
+        adjusted[i] = running
+    return adjusted
+
+
+def judge(
+    claim: ClaimEffect, diffs: Sequence[float], floor: float, p_adjusted: float | None = None
+) -> tuple[str, str]:
+    """The verdict on a claim from its comparisons and the noise floor, with the reason.
+
+    `p_adjusted` replaces the test's own p-value (after a correction across claims)."""
     if not diffs:
         return "no-data", "no runs compare the two values on this platform"
     mean = statistics.fmean(diffs)
-    if len(diffs) < 2:
-        return "inconclusive", f"one comparison ({mean:+.4f}) gives no interval"
-    low, high = bootstrap_interval(diffs)
-    span = f"{mean:+.4f} [{low:+.4f}, {high:+.4f}] over {len(diffs)} comparisons"
-    finding = abs(mean) > floor and (low > 0 or high < 0)
     null_claim = abs(claim.delta) <= NULL_CLAIM
+    against = not null_claim and (mean < 0) != (claim.delta < 0) and abs(mean) >= floor / 2
+    if len(diffs) < 2:
+        if against:
+            return "weakened", f"one comparison ({mean:+.4f}) goes against the claimed sign"
+        return "inconclusive", f"one comparison ({mean:+.4f}) gives no interval"
+    p, (low, high) = t_test(diffs)
+    p = p if p_adjusted is None else p_adjusted
+    level = look_alpha(len(diffs))
+    span = f"{mean:+.4f} [{low:+.4f}, {high:+.4f}] (t 95%) over {len(diffs)} comparisons"
+    finding = abs(mean) > floor and p < level
     if finding and not null_claim and (mean < 0) == (claim.delta < 0):
-        return "supported", f"measured {span}, beyond the noise floor {floor:.4f}"
+        return (
+            "supported",
+            f"measured {span}, p {p:.3g} < {level:.3g}, beyond the floor {floor:.4f}",
+        )
     if finding:
         expected = "no effect" if null_claim else f"{claim.delta:+.4f}"
-        return "contradicted", f"measured {span} where the claim expects {expected}"
+        return "contradicted", f"measured {span}, p {p:.3g}, where the claim expects {expected}"
     if null_claim and len(diffs) >= MIN_NULL_COMPARISONS and -floor <= low and high <= floor:
         return "supported", f"measured {span}, within the noise floor {floor:.4f}"
-    return "inconclusive", f"measured {span}: not beyond the noise floor {floor:.4f}"
+    if against:
+        return "weakened", f"measured {span}: against the claimed {claim.delta:+.4f}, no finding"
+    return "inconclusive", f"measured {span}: no finding (floor {floor:.4f}, p {p:.3g})"
 
 
 def assess(
     ws: Workspace, platform: str | None = None, claims: Sequence[ClaimEffect] | None = None
 ) -> list[ClaimEvidence]:
-    """The evidence for every claim with an effect (on `platform`, else on its own platform)."""
+    """The evidence for every claim with an effect (on `platform`, else on its own platform),
+    with Benjamini-Hochberg across the claims judged together."""
     claims = list(claims) if claims is not None else effect_claims(ws, platform)
     cache: dict[str, tuple[list[Observation], NoiseFloor]] = {}
     results = []
@@ -201,19 +288,43 @@ def assess(
             cache[where] = (obs, noise_floor(obs))
         obs, floor = cache[where]
         results.append(evaluate(claim, where, obs, floor.value))
+    return correct_for_multiplicity(results, {p: f for p, (_, f) in cache.items()})
+
+
+def correct_for_multiplicity(
+    results: list[ClaimEvidence], floors: dict[str, NoiseFloor]
+) -> list[ClaimEvidence]:
+    """Judge every tested claim again with its BH-adjusted p-value."""
+    tested = [r for r in results if r.p_value is not None]
+    if len(tested) < 2:
+        return results
+    for result, q in zip(tested, benjamini_hochberg([r.p_value for r in tested]), strict=True):
+        diffs = result.diffs
+        verdict, reason = judge(result.claim, diffs, floors[result.platform].value, q)
+        result.verdict, result.reason = verdict, f"{reason} (BH over {len(tested)} claims)"
+        result.strong = _strong(result)
     return results
+
+
+def _strong(result: ClaimEvidence) -> bool:
+    if result.verdict != "supported" or result.interval is None or result.delta is None:
+        return False
+    low, high = result.interval
+    near = high if result.delta < 0 else low
+    return abs(result.claim.delta) > NULL_CLAIM and abs(near) > result.noise_floor
 
 
 def evaluate(
     claim: ClaimEffect, platform: str, obs: Sequence[Observation], floor: float
 ) -> ClaimEvidence:
-    """The evidence for one claim from observations on its platform."""
-    diffs, used = comparisons(obs, claim.param, claim.old, claim.new)
+    """The evidence for one claim from observations on its platform (and in its context)."""
+    diffs, used = comparisons(obs, claim.param, claim.old, claim.new, claim.context_dict)
     verdict, reason = judge(claim, diffs, floor)
     result = ClaimEvidence(claim, platform, verdict, len(diffs), noise_floor=round(floor, 6))
-    result.runs, result.reason = used, reason
+    result.runs, result.reason, result.diffs = used, reason, list(diffs)
     if diffs:
         result.delta = round(statistics.fmean(diffs), 6)
     if len(diffs) >= 2:
-        result.interval = bootstrap_interval(diffs)
+        result.p_value, result.interval = t_test(diffs)
+    result.strong = _strong(result)
     return result

@@ -78,10 +78,13 @@ def prior(
 ) -> tuple[float, float, tuple[str, ...]]:
     """(mean, sd, claim titles) of the claims' belief about a move, discounted by trust."""
     weighted = []
+    seen = {t.run_id for t in state.trials}
     for claim in state.claims:
         predicted = claim.predicts(param, old, new)
         if predicted is None:
             continue
+        if claim.runs and seen.intersection(claim.runs):
+            continue  # measured on these very runs: they count once, as data
         weight = CONFIDENCE_WEIGHT.get(claim.confidence, 1.0)
         weight *= UNDER_REVIEW_WEIGHT if claim.status == "under_review" else 1.0
         weighted.append((predicted, weight, claim.title))
@@ -122,20 +125,77 @@ def moves(state: PlanState) -> list[Move]:
             move = belief(state, param, value, belief_in_claims)
             if move.measured is None or move.measured < state.noise:
                 found.append(move)
-    return sorted(found, key=lambda m: (m.score, m.param, str(m.new)))
+    # ties (equal scores, as for moves nothing speaks about) are broken at random
+    keyed = [(round(m.score, 9), state.rng.random(), i) for i, m in enumerate(found)]
+    return [found[i] for *_, i in sorted(keyed)]
+
+
+@dataclass(frozen=True)
+class PairMove:
+    """Two one-knob moves at once, for when no single knob pays any more."""
+
+    first: Move
+    second: Move
+
+    @property
+    def mean(self) -> float:
+        return self.first.mean + self.second.mean
+
+    @property
+    def sd(self) -> float:
+        # their interaction is unknown: a wide term on top of the two beliefs
+        return math.sqrt(self.first.sd**2 + self.second.sd**2 + UNKNOWN_EFFECT_SD**2)
+
+    @property
+    def score(self) -> float:
+        return self.mean - OPTIMISM * self.sd
+
+
+def pair_moves(state: PlanState, ones: list[Move], top: int = 6) -> list[PairMove]:
+    """Two-knob moves from the best one-knob ones (not yet run), best score first."""
+    found = []
+    for i, a in enumerate(ones[:top]):
+        for b in ones[i + 1 : top]:
+            config = {**state.base, a.param: a.new, b.param: b.new}
+            if a.param != b.param and state.allowed(config) and not state.runs_of(config):
+                found.append(PairMove(a, b))
+    return sorted(found, key=lambda m: m.score)
 
 
 class ClaimGuided:
-    """The claimledger planner: claims as priors, runs as data, one knob at a time."""
+    """The claimledger planner: claims as priors, runs as data, one knob at a time, then two
+    when no single knob pays."""
 
     name = "claims"
 
     def propose(self, state: PlanState, k: int) -> list[Candidate]:
         found = [c for c in [self._replicate_incumbent(state)] if c is not None]
-        for move in moves(state):
+        ones = moves(state)
+        for move in ones:
             if len(found) >= k or move.score >= 0:
                 break
             found.append(self._candidate(state, move))
+        for pair in pair_moves(state, ones):
+            if len(found) >= k or pair.score >= 0:
+                break
+            config = {**state.base, pair.first.param: pair.first.new}
+            config[pair.second.param] = pair.second.new
+            argument = (
+                f"No single knob is expected to help any more; {pair.first.param} "
+                f"-> {pair.first.new} with {pair.second.param} -> {pair.second.new} is expected "
+                f"to change val_bpb by {pair.mean:+.4f} ± {pair.sd:.4f} (interaction unknown)."
+            )
+            tests = pair.first.tests + pair.second.tests
+            found.append(
+                Candidate(
+                    config,
+                    diff(state.base, config),
+                    "exploration",
+                    tests,
+                    round(pair.mean, 6),
+                    argument,
+                )
+            )
         while len(found) < k:
             config = random_config(state)
             if config is None or any(identity(c.config) == identity(config) for c in found):

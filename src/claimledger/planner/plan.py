@@ -12,13 +12,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
-from collections import Counter
+import statistics
 from collections.abc import Callable
 from typing import Any
 
 from claimledger.errors import ClaimledgerError
 from claimledger.planner.claims import effect_claims, same_value
-from claimledger.planner.evidence import IGNORED_KEYS, identity, noise_floor, observations
+from claimledger.planner.evidence import (
+    IGNORED_KEYS,
+    Observation,
+    identity,
+    noise_floor,
+    observations,
+)
 from claimledger.planner.guided import ClaimGuided
 from claimledger.planner.proposals import (
     Proposal,
@@ -28,6 +34,7 @@ from claimledger.planner.proposals import (
     write_proposal,
 )
 from claimledger.planner.strategies import (
+    MAX_SEEDS,
     Candidate,
     PlanState,
     RandomSearch,
@@ -98,14 +105,31 @@ def proposal_config(proposal: Proposal) -> dict[str, Any]:
     return {**trainer_defaults(), **proposal.set}
 
 
-def excluded_configs(ws: Workspace, platform: str, trials: list[Any]) -> set[str]:
-    """Configs not to propose: answered in the ledger or by a proposal, or leased."""
+def excluded_configs(
+    ws: Workspace, platform: str, trials: list[Any], noise: float | None = None
+) -> set[str]:
+    """Configs not to propose: answered in the ledger or by a proposal, or leased.
+
+    A config is answered once run with ANSWERED_SEEDS seeds, unless the evidence is weak: a
+    result within the noise floor of the best one stays open for another seed (up to
+    MAX_SEEDS), so that a close call is re-tested rather than decided by two runs."""
     from claimledger.ledger import active_leases
 
-    counts = Counter(identity(t.config) for t in trials)
-    excluded = {key for key, n in counts.items() if n >= ANSWERED_SEEDS}
+    floor = noise_floor(trials).value if noise is None else noise
+    groups: dict[str, list[float]] = {}
+    for t in trials:
+        groups.setdefault(identity(t.config), []).append(t.val_bpb)
+    best = min((statistics.fmean(v) for v in groups.values()), default=0.0)
+    weak = {
+        key
+        for key, values in groups.items()
+        if len(values) < MAX_SEEDS and statistics.fmean(values) - best < floor
+    }
+    excluded = {
+        key for key, values in groups.items() if len(values) >= ANSWERED_SEEDS and key not in weak
+    }
     answered = [p for p in list_proposals(ws, status="answered") if p.platform == platform]
-    excluded |= {identity(proposal_config(p)) for p in answered}
+    excluded |= {identity(proposal_config(p)) for p in answered} - weak
     for lease in active_leases(ws):
         try:
             held = read_proposal(ws, lease["proposal"])
@@ -116,19 +140,36 @@ def excluded_configs(ws: Workspace, platform: str, trials: list[Any]) -> set[str
     return excluded
 
 
-def plan_state(ws: Workspace, platform: str, seed: int = 0) -> PlanState:
-    """Everything a strategy needs to plan on a platform."""
+def plan_state(
+    ws: Workspace, platform: str, seed: int = 0, pending: list[Proposal] | None = None
+) -> PlanState:
+    """Everything a strategy needs to plan on a platform.
+
+    `pending` are proposals in flight (leased, not answered yet): their configs are not
+    proposed again, and each is a fantasised run at the incumbent's mean val_bpb (the
+    constant liar of batch Bayesian optimisation), so that a batch spreads out."""
     trials = observations(ws, platform)
     claims = effect_claims(ws, platform)
     defaults = trainer_defaults()
+    base = incumbent(trials, defaults)
+    excluded = excluded_configs(ws, platform, trials)
+    own = [t.val_bpb for t in trials if identity(t.config) == identity(base)]
+    lie = statistics.fmean(own) if own else None
+    fantasies = []
+    for proposal in pending or []:
+        config = proposal_config(proposal)
+        excluded.add(identity(config))
+        if lie is not None:
+            fantasies.append(Observation(f"pending:{proposal.id}", config, None, lie))
     return PlanState(
         space=planning_space(ws, claims),
-        base=incumbent(trials, defaults),
+        base=base,
         trials=trials,
         claims=claims,
-        excluded=excluded_configs(ws, platform, trials),
+        excluded=excluded,
         noise=noise_floor(trials).value,
-        rng=random.Random(seed + len(trials)),
+        rng=random.Random(seed + len(trials) + len(fantasies)),
+        pending=fantasies,
     )
 
 
@@ -139,10 +180,13 @@ def plan(
     strategy: str = "claims",
     today: dt.date | None = None,
     seed: int = 0,
+    pending: list[Proposal] | None = None,
 ) -> list[Proposal]:
-    """Write up to k proposals for a platform; return them (existing same-day ones included)."""
+    """Write up to k proposals for a platform; return them (existing same-day ones included).
+
+    The k are distinct configs; `pending` (proposals in flight) are taken into account."""
     platform = platform or default_platform(ws)
-    state = plan_state(ws, platform, seed)
+    state = plan_state(ws, platform, seed, pending)
     chosen = make_strategy(strategy, seed)
     proposals = []
     for candidate in chosen.propose(state, k):

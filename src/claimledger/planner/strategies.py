@@ -56,6 +56,8 @@ class PlanState:
     excluded: set[str] = field(default_factory=set)  # identity() of configs not to propose
     noise: float = 0.03
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    # Runs in flight, fantasised at the incumbent's value (constant liar); never the incumbent.
+    pending: list[Observation] = field(default_factory=list)
 
     def runs_of(self, config: dict[str, Any]) -> list[Observation]:
         key = identity(config)
@@ -141,7 +143,7 @@ class TPESearch:
             seed=self.seed * 10_007 + len(state.trials), n_startup_trials=self.startup
         )
         study = optuna.create_study(sampler=sampler)
-        for trial in state.trials:
+        for trial in [*state.trials, *state.pending]:  # in flight: the constant liar
             params = {key: trial.config.get(key) for key in state.space}
             if all(params[key] in values for key, values in state.space.items()):
                 study.add_trial(

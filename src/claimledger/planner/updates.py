@@ -1,8 +1,11 @@
-"""Turn evidence into claim edits: confidence earned from runs, contradictions sent to review.
+"""Turn evidence into claim edits: confidence that rises and falls with the runs.
 
 The confidence a claim's evidence supports is a function of that evidence (never a step per
-call), so applying the same evidence twice changes nothing. Supported: at least
-`experimental`, `likely` from six comparisons on. Contradicted: `speculative`, status
+call), so applying the same evidence twice changes nothing. Supported: `experimental`, and
+`likely` only when the whole interval lies beyond the noise floor (`ClaimEvidence.strong`:
+an effect size, not a count of runs); a `proven` claim keeps its rank, and a claim under
+review that the runs now support becomes active again. Weakened (the runs lean against the
+claimed sign without a finding): `speculative`. Contradicted: `speculative`, status
 `under_review` and a `contradicted` review flag (schemas/review-flag.schema.json), and every
 claim that depends_on it gets a flag naming it. Each change appends a dated line with its
 reason to the note's "## Evidence log" and adds the runs to `provenance.runs`. Flags and
@@ -23,7 +26,6 @@ from claimledger.schemas import check
 from claimledger.workspace import Workspace
 
 LOG_HEADING = "## Evidence log"
-LIKELY_AT = 6  # comparisons that make a supported claim `likely`
 MAX_PROVENANCE_RUNS = 50
 
 
@@ -50,10 +52,14 @@ def target(evidence: ClaimEvidence) -> tuple[str, str]:
     claim = evidence.claim
     if evidence.verdict == "contradicted":
         return "speculative", "under_review"
+    if evidence.verdict == "weakened":
+        return "speculative", claim.status
     if evidence.verdict == "supported":
-        earned = "likely" if evidence.n >= LIKELY_AT else "experimental"
-        rank = max(CONFIDENCE_ORDER.index(earned), _rank(claim.confidence))
-        return CONFIDENCE_ORDER[rank], claim.status
+        earned = "likely" if evidence.strong else "experimental"
+        if claim.confidence == "proven":
+            earned = "proven"
+        status = "active" if claim.status == "under_review" else claim.status
+        return earned, status
     return claim.confidence, claim.status
 
 

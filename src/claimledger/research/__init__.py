@@ -8,19 +8,30 @@ Public API:
                                              `proposed`) or evidence for one
     run_loop, LoopResult, scratch_workspace, update_claims
                                           -- plan -> lease -> run -> extract -> evidence
+    make_executor, LocalExecutor, RayExecutor, Job, Done
+                                          -- where trainings run: N subprocesses, or Ray
+    prepare_run, record_experiment        -- a run in two halves: settings and lease; records
 """
 
 from claimledger.research.claims import enrich_claim, write_claim
-from claimledger.research.experiment import ExperimentResult, run_experiment
+from claimledger.research.executors import Done, Job, LocalExecutor, RayExecutor, make_executor
+from claimledger.research.experiment import ExperimentResult, record_experiment, run_experiment
 from claimledger.research.loop import LoopResult, run_loop, scratch_workspace, update_claims
-from claimledger.research.running import run, run_budget
+from claimledger.research.running import prepare_run, run, run_budget
 from claimledger.research.runreport import SeedRun
 
 __all__ = [
+    "Done",
     "ExperimentResult",
+    "Job",
+    "LocalExecutor",
     "LoopResult",
+    "RayExecutor",
     "SeedRun",
     "enrich_claim",
+    "make_executor",
+    "prepare_run",
+    "record_experiment",
     "run",
     "run_budget",
     "run_experiment",

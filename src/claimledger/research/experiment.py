@@ -13,7 +13,9 @@ seed that crashed is a `crash` with its reason.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import statistics
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +27,7 @@ from claimledger.inbox import add_source
 from claimledger.ledger import add_run, best_run, default_agent, diff_configs, platform_id, runs
 from claimledger.ledger.records import utc_now
 from claimledger.planner.proposals import Proposal
+from claimledger.research.executors import Executor, Job, job_timeout, run_all
 from claimledger.research.runreport import (
     REPORT_SCHEMA,
     SeedRun,
@@ -35,7 +38,7 @@ from claimledger.research.runreport import (
     report_title,
 )
 from claimledger.trainer.corpus import Corpus, identify_corpus
-from claimledger.trainer.params import trainer_defaults
+from claimledger.trainer.params import TRAIN_PY, trainer_defaults
 from claimledger.trainer.runner import TrainerOptions, TrainerResult, run_trainer
 from claimledger.workspace import Workspace
 
@@ -61,6 +64,8 @@ class ExperimentResult:
     report: Path | None = None
     proposal: str | None = None
     corpus: Corpus | None = None
+    dirty: bool | None = None  # uncommitted changes in the workspace when it ran
+    paired: dict[str, Any] | None = None  # against the baseline config's runs of the same seeds
 
     @property
     def mean_val_bpb(self) -> float | None:
@@ -84,6 +89,7 @@ class ExperimentResult:
             "report": str(self.report) if self.report else None,
             "proposal": self.proposal,
             "corpus": self.corpus.to_record() if self.corpus else None,
+            "dirty": self.dirty,
         }
 
 
@@ -104,6 +110,68 @@ def workspace_commit(ws: Workspace) -> str:
     if _git(ws.root, "rev-parse", "--git-dir") is None:
         return "none"
     return _git(ws.root, "rev-parse", "--short", "HEAD") or "uncommitted"
+
+
+def paired_baseline(
+    ws: Workspace, platform: str, base_config: dict[str, Any], runs: Sequence[SeedRun]
+) -> dict[str, Any]:
+    """These runs against the baseline config's own runs of the same seeds on the platform
+    (not against the best single run): the deltas, their mean and the noise floor."""
+    from claimledger.planner.evidence import identity, noise_floor, observations
+
+    mine = {r.record_id for r in runs}
+    obs = [o for o in observations(ws, platform) if o.run_id not in mine]
+    base_key = identity(base_config)
+    by_seed: dict[Any, list[Any]] = {}
+    for o in obs:
+        if identity(o.config) == base_key:
+            by_seed.setdefault(o.seed, []).append(o)
+    deltas, used = [], []
+    for run in runs:
+        if run.val_bpb is None or run.seed not in by_seed:
+            continue
+        base = by_seed[run.seed]
+        deltas.append(round(run.val_bpb - statistics.fmean(o.val_bpb for o in base), 6))
+        used += [o.run_id for o in base]
+    paired: dict[str, Any] = {
+        "n": len(deltas),
+        "baseline_runs": used,
+        "deltas": deltas,
+        "noise_floor": round(noise_floor(obs).value, 6),
+    }
+    if deltas:
+        paired["delta"] = round(statistics.fmean(deltas), 6)
+    return paired
+
+
+def workspace_dirty(ws: Workspace) -> bool | None:
+    """True when the workspace has uncommitted changes to tracked files; None outside git."""
+    if _git(ws.root, "rev-parse", "--git-dir") is None:
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(ws.root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
+def code_provenance(
+    ws: Workspace, options: TrainerOptions, summary: dict[str, Any], dirty: bool | None
+) -> dict[str, Any] | None:
+    """The `code` field of a run record: the trainer's content hash and the dirty flag."""
+    digest = summary.get("train_py_sha256")
+    if not isinstance(digest, str) or len(digest) != 64:
+        script = Path(options.script) if options.script else TRAIN_PY
+        try:
+            digest = hashlib.sha256(script.read_bytes()).hexdigest()
+        except OSError:
+            return None
+    return {"train_py_sha256": digest, "dirty": dirty}
 
 
 def workspace_branch(ws: Workspace) -> str:
@@ -153,15 +221,26 @@ def _seed_list(options: TrainerOptions, seeds: int | Sequence[int]) -> list[int]
     return list(seeds) or [options.seed]
 
 
+Trained = tuple[int, TrainerResult, str, str]  # (seed, result, started, finished)
+
+
 def _train_seeds(
-    ws: Workspace, options: TrainerOptions, seeds: list[int], progress: Progress | None
-) -> list[tuple[int, TrainerResult, str, str]]:
-    """Train each seed in turn: (seed, result, started, finished)."""
+    ws: Workspace,
+    options: TrainerOptions,
+    seeds: list[int],
+    progress: Progress | None,
+    executor: Executor | None = None,
+) -> list[Trained]:
+    """Train each seed: in turn here, or through an executor (in parallel, on Ray)."""
+    if executor is not None:
+        jobs = [Job("run", replace(options, seed=seed), job_timeout(options)) for seed in seeds]
+        finished = {d.job.seed: d for d in run_all(executor, jobs)}
+        return [(s, finished[s].result, finished[s].started, finished[s].finished) for s in seeds]
     done = []
     for seed in seeds:
         on_line = (lambda line, s=seed: progress(s, line)) if progress else None
         started = utc_now()
-        timeout = None if options.time_budget is None else 3 * options.time_budget + 300
+        timeout = job_timeout(options)
         result = run_trainer(replace(options, seed=seed), ws.cache_dir, timeout, on_line)
         done.append((seed, result, started, utc_now()))
         log.info("seed %d: %s %s", seed, result.status, result.val_bpb or result.crash_reason)
@@ -177,21 +256,44 @@ def run_experiment(
     branch: str | None = None,
     agent: str | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ExperimentResult:
     """Train once per seed, record one ledger run per seed and write the run report.
 
     `seeds` is a count (seeds options.seed, options.seed + 1, ...) or the seeds themselves.
     With `proposal`, the runs and the report name it and the claims it tests; marking it
-    answered, its budget and its lease are `research.run`'s.
+    answered, its budget and its lease are `research.run`'s. With `executor`, the seeds train
+    there (at once, on Ray); the records are written here either way.
     """
-    tests = proposal.tests if proposal else []
-    branch = branch or workspace_branch(ws)
-    agent = agent or default_agent()
     seed_list = _seed_list(options, seeds)
     # The checked real path: a link swapped in later cannot send the trainer elsewhere.
     folder, corpus = identify_corpus(ws, options.data)
     options = replace(options, data=folder)
-    trained = [_same_corpus(t, corpus) for t in _train_seeds(ws, options, seed_list, progress)]
+    dirty = workspace_dirty(ws)  # before training: the state of the code that runs
+    trained = _train_seeds(ws, options, seed_list, progress, executor)
+    return record_experiment(
+        ws, options, trained, corpus, proposal=proposal, branch=branch, agent=agent, dirty=dirty
+    )
+
+
+def record_experiment(
+    ws: Workspace,
+    options: TrainerOptions,
+    trained: list[Trained],
+    corpus: Corpus,
+    *,
+    proposal: Proposal | None = None,
+    branch: str | None = None,
+    agent: str | None = None,
+    dirty: bool | None = None,
+) -> ExperimentResult:
+    """Record seeds trained elsewhere (an executor, the loop's batch): one ledger run per
+    seed and the run report, written by this process alone (the driver)."""
+    tests = proposal.tests if proposal else []
+    branch = branch or workspace_branch(ws)
+    agent = agent or default_agent()
+    seed_list = [seed for seed, _, _, _ in trained]
+    trained = [_same_corpus(t, corpus) for t in trained]
     deadline.check()  # past the caller's time limit nothing is recorded: it was told so
     summaries = [r.summary for _, r, _, _ in trained]
     device = next((s for s in summaries if s.get("device")), {})
@@ -203,6 +305,7 @@ def run_experiment(
         platform=platform,
         branch=branch,
         commit=workspace_commit(ws),
+        dirty=dirty,
         config_diff=diff_configs(base_config, _config(options, summaries[0])),
         baseline=baseline,
         status=_status([r for _, r, _, _ in trained], _reference(ws, best, seed_list)),
@@ -214,6 +317,8 @@ def run_experiment(
         experiment.runs.append(
             _record(ws, experiment, options, base_config, (seed, result, started, finished), agent)
         )
+    if experiment.config_diff:  # a change: compare it with the baseline config's own seeds
+        experiment.paired = paired_baseline(ws, platform, base_config, experiment.runs)
     experiment.report = _write_report(ws, experiment, agent, tests)
     return experiment
 
@@ -290,6 +395,7 @@ def _record(
         finished=finished,
         proposal=experiment.proposal,
         corpus=experiment.corpus.to_record() if experiment.corpus else None,
+        code=code_provenance(ws, options, result.summary, experiment.dirty),
         description=f"{change_text(experiment.config_diff)} (seed {seed})",
     )
     return SeedRun(seed, rid, status, result.val_bpb, result.crash_reason, result.duration)
@@ -309,6 +415,7 @@ def _write_report(
         proposal=experiment.proposal,
         tests=tests,
         corpus=experiment.corpus.to_record() if experiment.corpus else None,
+        paired=experiment.paired,
     )
     return add_source(
         ws,

@@ -10,16 +10,20 @@ ledger to the claims. It stops early when the planner has nothing left to propos
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from claimledger.errors import ClaimledgerError, LeaseHeldError
-from claimledger.ledger import default_agent, take_lease
+from claimledger.ledger import active_leases, default_agent, release_lease, runs, take_lease
 from claimledger.planner.evidence import assess, observations
 from claimledger.planner.plan import default_platform, plan
+from claimledger.planner.proposals import Proposal, mark_answered, read_proposal
 from claimledger.planner.updates import ClaimChange, apply_changes, plan_changes
-from claimledger.research.running import LEASE_TIME, run
+from claimledger.research.executors import Done, Executor, Job, LocalExecutor, job_timeout
+from claimledger.research.experiment import record_experiment, workspace_dirty
+from claimledger.research.running import LEASE_TIME, PreparedRun, prepare_run, run
 from claimledger.trainer import TrainerOptions, identify_corpus
 from claimledger.workspace import CONFIG_NAME, Workspace, load_config
 
@@ -120,8 +124,15 @@ def run_loop(
     agent: str | None = None,
     on_event: Event | None = None,
     progress: Callable[[int, str], None] | None = None,
+    executor: Executor | None = None,
 ) -> LoopResult:
-    """Run the loop for `iterations` turns (fewer when nothing is left to propose)."""
+    """Run the loop for `iterations` proposals (fewer when nothing is left to propose).
+
+    With an executor that runs N trainings at once (LocalExecutor(parallel=N), RayExecutor),
+    about N / seeds proposals are in flight: each new one is planned knowing the others
+    (pending), and each is recorded, answered and judged as soon as its seeds are back. The
+    leases this agent still holds on unanswered proposals (a loop that was killed) are run
+    first, without the seeds already recorded: a restart resumes, it does not duplicate."""
     options = options or TrainerOptions(device="cpu")
     # Runs on another corpus than the bundled one have their own platform (see trainer.corpus).
     _, corpus = identify_corpus(ws, options.data)
@@ -129,26 +140,135 @@ def run_loop(
     agent = agent or default_agent()
     say = on_event or (lambda text: log.info("%s", text))
     result = LoopResult(platform)
-    if not observations(ws, platform):
-        say(f"[baseline] no runs on {platform} yet: the trainer defaults first")
-        run(ws, options, seeds, platform=platform, agent=agent, progress=progress)
-    for turn in range(1, iterations + 1):
-        proposal = _next_proposal(ws, platform, strategy, agent, turn)
-        if proposal is None:
-            result.stopped = "nothing left to propose"
-            break
-        say(
+    owned = executor is None
+    executor = executor or LocalExecutor(ws.cache_dir, 1, progress)
+    try:
+        if not observations(ws, platform):
+            say(f"[baseline] no runs on {platform} yet: the trainer defaults first")
+            run(ws, options, seeds, platform=platform, agent=agent, executor=executor)
+        _Batch(ws, platform, seeds, options, strategy, agent, say, executor, result).run(iterations)
+    finally:
+        if owned:
+            executor.close()
+    return result
+
+
+@dataclass
+class _Flight:
+    """A proposal in flight: what it trains with and the seeds back so far."""
+
+    proposal: Proposal
+    prepared: PreparedRun
+    turn: int
+    dirty: bool | None
+    seeds: list[int]
+    leased: float
+    done: dict[int, Done] = field(default_factory=dict)
+
+
+@dataclass
+class _Batch:
+    """Keeps the executor full: plan (knowing what is in flight), lease, submit, record."""
+
+    ws: Workspace
+    platform: str
+    seeds: int
+    options: TrainerOptions
+    strategy: str
+    agent: str
+    say: Event
+    executor: Executor
+    result: LoopResult
+    flights: dict[str, _Flight] = field(default_factory=dict)
+
+    def run(self, iterations: int) -> None:
+        resume = _own_leases(self.ws, self.platform, self.agent)
+        width = max(1, -(-self.executor.parallel // self.seeds))  # proposals in flight
+        started, stop = 0, False
+        try:
+            while True:
+                while not stop and started < iterations and len(self.flights) < width:
+                    proposal = resume.pop(0) if resume else self._plan(started + 1)
+                    if proposal is None:
+                        self.result.stopped = "nothing left to propose"
+                        stop = True
+                        break
+                    started += 1
+                    self._launch(proposal, started, iterations)
+                if not self.flights:
+                    return
+                for done in self.executor.wait(timeout=60):
+                    self._collect(done)
+                self._renew()
+        finally:
+            for pid in list(self.flights):  # stopped early (Ctrl-C, an error): free the rest
+                release_lease(self.ws, pid, self.agent)
+
+    def _plan(self, turn: int) -> Proposal | None:
+        pending = [f.proposal for f in self.flights.values()]
+        return _next_proposal(self.ws, self.platform, self.strategy, self.agent, turn, pending)
+
+    def _launch(self, proposal: Proposal, turn: int, iterations: int) -> None:
+        prepared = prepare_run(
+            self.ws, self.options, proposal=proposal.id, platform=self.platform, agent=self.agent
+        )
+        first = prepared.options.seed
+        wanted = [first + i for i in range(self.seeds)]
+        recorded = _recorded(self.ws, proposal.id)
+        flight = _Flight(
+            proposal,
+            prepared,
+            turn,
+            workspace_dirty(self.ws),
+            [s for s in wanted if s not in recorded],
+            time.monotonic(),
+        )
+        self.say(
             f"[{turn}/{iterations}] {proposal.id} ({proposal.why}): {_change(proposal.config_diff)}"
+            + (f" (resumed; seeds {flight.seeds} left)" if recorded else "")
         )
-        experiment = run(
-            ws,
-            options,
-            seeds,
-            proposal=proposal.id,
-            platform=platform,
-            agent=agent,
-            progress=progress,
-        )
+        self.flights[proposal.id] = flight
+        if not flight.seeds:  # every seed recorded before a restart: only close it
+            self._finish(flight, [recorded[s] for s in wanted])
+            return
+        for seed in flight.seeds:
+            options = replace(prepared.options, seed=seed)
+            self.executor.submit(Job(proposal.id, options, job_timeout(options)))
+
+    def _collect(self, done: Done) -> None:
+        flight = self.flights.get(done.job.key)
+        if flight is None:
+            return
+        flight.done[done.job.seed] = done
+        if done.result.ok:
+            log.info("%s seed %d: %s", done.job.key, done.job.seed, done.result.val_bpb)
+        else:
+            self.say(f"  {done.job.key} seed {done.job.seed}: crash ({done.result.crash_reason})")
+        if len(flight.done) == len(flight.seeds):
+            trained = [
+                (s, flight.done[s].result, flight.done[s].started, flight.done[s].finished)
+                for s in flight.seeds
+            ]
+            experiment = record_experiment(
+                self.ws,
+                flight.prepared.options,
+                trained,
+                flight.prepared.corpus,
+                proposal=flight.proposal,
+                agent=self.agent,
+                dirty=flight.dirty,
+            )
+            earlier = _recorded(self.ws, flight.proposal.id, exclude=experiment.runs)
+            self._finish(flight, [*earlier.values(), *[r.record_id for r in experiment.runs]])
+            self._judge(flight, experiment)
+
+    def _finish(self, flight: _Flight, run_ids: list[str]) -> None:
+        mark_answered(self.ws, flight.proposal.id, run_ids)
+        release_lease(self.ws, flight.proposal.id, self.agent)
+        del self.flights[flight.proposal.id]
+
+    def _judge(self, flight: _Flight, experiment: Any) -> None:
+        proposal = flight.proposal
         iteration = Iteration(
             proposal.id,
             proposal.why,
@@ -158,22 +278,62 @@ def run_loop(
             experiment.mean_val_bpb,
             str(experiment.report) if experiment.report else None,
         )
-        say(f"  mean val_bpb {experiment.mean_val_bpb}: {experiment.status}")
-        iteration.extracted = extract(ws)
-        iteration.changes = update_claims(ws, platform)
+        self.say(f"  {proposal.id}: mean val_bpb {experiment.mean_val_bpb}: {experiment.status}")
+        iteration.extracted = extract(self.ws)
+        iteration.changes = update_claims(self.ws, self.platform)
         for change in iteration.changes:
-            say(f"  {change.title}: {change.old_confidence} -> {change.new_confidence}")
-        result.iterations.append(iteration)
-    return result
+            self.say(f"  {change.title}: {change.old_confidence} -> {change.new_confidence}")
+        self.result.iterations.append(iteration)
+
+    def _renew(self) -> None:
+        """Renew the leases of long runs before they lapse (another agent would take them)."""
+        now = time.monotonic()
+        for flight in self.flights.values():
+            if now - flight.leased > LEASE_TIME.total_seconds() / 2:
+                take_lease(self.ws, flight.proposal.id, self.agent, LEASE_TIME, note="renewed")
+                flight.leased = now
 
 
-def _next_proposal(ws: Workspace, platform: str, strategy: str, agent: str, turn: int) -> Any:
+def _own_leases(ws: Workspace, platform: str, agent: str) -> list[Proposal]:
+    """The unanswered proposals on the platform this agent still holds a lease on."""
+    found = []
+    for lease in active_leases(ws):
+        if lease["agent"] != agent:
+            continue
+        try:
+            proposal = read_proposal(ws, lease["proposal"])
+        except ClaimledgerError:
+            continue
+        if proposal.platform == platform and proposal.status != "answered":
+            found.append(proposal)
+    return found
+
+
+def _recorded(ws: Workspace, proposal: str, exclude: Iterable[Any] = ()) -> dict[int, str]:
+    """The seeds already recorded for a proposal (by a loop that was stopped): seed -> run."""
+    skip = {getattr(r, "record_id", r) for r in exclude}
+    return {
+        run["seed"]: run["id"]
+        for run in runs(ws)
+        if run.get("proposal") == proposal and run["id"] not in skip and run.get("seed") is not None
+    }
+
+
+def _next_proposal(
+    ws: Workspace,
+    platform: str,
+    strategy: str,
+    agent: str,
+    turn: int,
+    pending: list[Proposal] | None = None,
+) -> Any:
     """The next proposal, leased to this agent; None when there is nothing left to propose.
 
     Another agent may lease the same proposal between planning and leasing: planning again
-    then sees its lease and proposes something else."""
+    then sees its lease and proposes something else. `pending` are this loop's proposals in
+    flight (see plan: the constant liar)."""
     for _ in range(LEASE_TRIES):
-        planned = plan(ws, platform, k=1, strategy=strategy, seed=turn)
+        planned = plan(ws, platform, k=1, strategy=strategy, seed=turn, pending=pending)
         if not planned:
             return None
         try:

@@ -19,7 +19,7 @@ closes the proposal with the runs:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from claimledger.errors import InvalidArgumentError
@@ -33,6 +33,7 @@ from claimledger.ledger import (
 from claimledger.ledger.platforms import CORPUS_DIGITS, CORPUS_PART
 from claimledger.planner.plan import default_platform
 from claimledger.planner.proposals import Proposal, mark_answered, read_proposal
+from claimledger.research.executors import Executor
 from claimledger.research.experiment import ExperimentResult, Progress, run_experiment
 from claimledger.trainer.corpus import Corpus, identify_corpus
 from claimledger.trainer.runner import TrainerOptions
@@ -63,40 +64,79 @@ def run(
     branch: str | None = None,
     agent: str | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> ExperimentResult:
     """Run a config (or the proposal `proposal` names) once per seed and record every run.
 
     `platform` names the budget when `options` has none (default: the proposal's platform).
+    `executor` trains the seeds (default: one after another here; see research.executors);
+    the records, the report and the lease are written by this process either way.
     Raises NotFoundError for an unknown proposal, LeaseHeldError when another agent holds
     it and InvalidArgumentError for a corpus outside the workspace or not the proposal's.
     """
+    agent = agent or default_agent()
+    prepared = prepare_run(ws, options, proposal=proposal, platform=platform, agent=agent)
+    answered = prepared.proposal
+    if answered is None:
+        return run_experiment(
+            ws,
+            prepared.options,
+            seeds,
+            branch=branch,
+            agent=agent,
+            progress=progress,
+            executor=executor,
+        )
+    try:
+        result = run_experiment(
+            ws,
+            prepared.options,
+            seeds,
+            proposal=answered,
+            branch=branch,
+            agent=agent,
+            progress=progress,
+            executor=executor,
+        )
+        mark_answered(ws, answered.id, [seed_run.record_id for seed_run in result.runs])
+    finally:
+        release_lease(ws, answered.id, agent)
+    return result
+
+
+@dataclass
+class PreparedRun:
+    """What `prepare_run` resolved: the options to train with, the proposal and its corpus."""
+
+    options: TrainerOptions
+    corpus: Corpus
+    proposal: Proposal | None = None
+
+
+def prepare_run(
+    ws: Workspace,
+    options: TrainerOptions,
+    *,
+    proposal: str | None = None,
+    platform: str | None = None,
+    agent: str | None = None,
+) -> PreparedRun:
+    """The settings, budget and corpus of a run, and for a proposal this agent's lease on it
+    (taken unless held already; LeaseHeldError when another agent holds it). The caller
+    trains, records (`record_experiment`), marks it answered and releases the lease."""
     agent = agent or default_agent()
     answered = read_proposal(ws, proposal) if proposal else None
     folder, corpus = identify_corpus(ws, options.data)
     options = replace(options, data=folder)
     if answered is None:
-        return run_experiment(
-            ws,
-            run_budget(ws, options, platform),
-            seeds,
-            branch=branch,
-            agent=agent,
-            progress=progress,
-        )
+        return PreparedRun(run_budget(ws, options, platform), corpus)
     _check_corpus(answered, corpus)
     options = replace(options, overrides={**options.overrides, **answered.set})
     options = run_budget(ws, options, platform or answered.platform)
     holder = lease_holder(ws, answered.id)
     if holder is None or holder["agent"] != agent:
         take_lease(ws, answered.id, agent, LEASE_TIME, note="claimledger run")
-    try:
-        result = run_experiment(
-            ws, options, seeds, proposal=answered, branch=branch, agent=agent, progress=progress
-        )
-        mark_answered(ws, answered.id, [seed_run.record_id for seed_run in result.runs])
-    finally:
-        release_lease(ws, answered.id, agent)
-    return result
+    return PreparedRun(options, corpus, answered)
 
 
 def _check_corpus(proposal: Proposal, corpus: Corpus) -> None:

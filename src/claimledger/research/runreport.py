@@ -70,6 +70,7 @@ def report_fields(
     proposal: str | None,
     tests: Sequence[str],
     corpus: dict[str, str] | None = None,
+    paired: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The frontmatter fields of a run report beside type/title/date/status
     (schemas/run-report.schema.json)."""
@@ -95,6 +96,7 @@ def report_fields(
         "config_diff": config_diff,
         "baseline": baseline,
         "results": results,
+        "paired": paired,
         "corpus": corpus,
     }
     return {k: v for k, v in fields.items() if v is not None}

@@ -1,64 +1,125 @@
-"""The offline extractor: a source's assertive, specific sentences become speculative claims.
+"""The offline extractor: a learned ranker picks a source's claim-like statements.
 
-Deterministic and without network. A sentence qualifies when it asserts something checkable:
-it compares, measures or names an effect (a number, "lowers", "than", "outperforms" ...), is
-not hedged ("may", "might", "perhaps"), not a question, and does not lean on a pronoun for its
-subject. The best few, in the order of the text, become claims titled by the sentence itself;
-the sentence next to it becomes the description, and similar existing claims are linked.
+Deterministic and without network. Candidate statements (statements.py) get features and a
+score from a linear model (ranker.py): the workspace's own, fitted on its history
+(history.py, `claimledger extractor train`), or the packaged default. How many become claims
+follows the scores; titles are propositions in the vault's style. `split_sentences` and
+`score_sentence` are the earlier regex heuristic, kept for callers that want it.
 """
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from claimledger.inbox.extractors.base import Candidate, Context, Extraction, SourceDoc
+from claimledger.inbox.extractors.statements import (
+    ASSERTIVE,
+    BLOCK_BREAK,
+    CODE_BLOCK,
+    HEDGES,
+    LABEL_AT_START,
+    LINK,
+    MARKDOWN_NOISE,
+    NUMBER,
+    SENTENCE_END,
+    WEAK_START,
+)
 
 NAME = "offline"
-# A sentence ends at . ! ? before a capital, but not after "al." "e.g." "vs." and the like.
-SENTENCE_END = re.compile(
-    r"(?<!\bal\.)(?<!\be\.g\.)(?<!\bi\.e\.)(?<!\bvs\.)(?<=[.!?])\s+(?=[A-Z\"'(])"
-)
-CODE_BLOCK = re.compile(r"^(`{3,}|~{3,}).*?^\1", re.M | re.S)
-MARKDOWN_NOISE = re.compile(r"^#+ [^\n]*$|^\s*(?:[-*+]|\d+\.)\s+|^>\s?|`|\*\*|__", re.M)
-# Paragraphs, and each list item on its own: bullets rarely end with a full stop.
-BLOCK_BREAK = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*+]|\d+\.)\s)")
-LINK = re.compile(r"\[\[([^\]|#]+)(?:[^\]]*)\]\]|\[([^\]]+)\]\([^)]*\)")
-NUMBER = re.compile(r"\d")
-ASSERTIVE = re.compile(
-    r"\b(?:lowers?|raises?|reduces?|increases?|improves?|outperforms?|beats?|matches|"
-    r"cuts?|doubles?|halves?|speeds? up|slows?|hurts?|helps?|costs?|saves?|scales?|"
-    r"than|faster|slower|better|worse|fewer|more|less|higher|lower|stable|unstable|"
-    r"optimal|dominates?|requires?|needs?|grows?|shrinks?|converges?|diverges?)\b",
-    re.I,
-)
-# Hedged, or addressed to the reader: not a claim about the world.
-HEDGES = re.compile(
-    r"\b(?:may|might|could|perhaps|possibly|maybe|unclear|unknown|we think|you|your)\b", re.I
-)
-# "Summary: ...", "Key result: ..." -- a label in front of the statement, not part of it.
-LABEL = re.compile(r"^[A-Z][\w -]{0,30}:\s+(?=\S)")
-WEAK_START = re.compile(
-    r"^(?:it|this|that|these|those|they|he|she|we|i|you|there|here|but|and|or|so|also)\b", re.I
-)
 MIN_WORDS, MAX_WORDS = 7, 40
 
 
 class OfflineExtractor:
-    """Picks assertive, specific statements; no model, no network."""
+    """Ranks a source's candidate statements with a learned linear model; no network.
+
+    The model is the workspace's own (`claimledger extractor train`, refitted when the
+    history of processed sources changed) or the packaged default; features come from the
+    configured similarity backend. Identical input gives identical output."""
 
     name = NAME
     concurrency = 1
 
+    def __init__(self, auto_train: bool = True) -> None:
+        self.auto_train = auto_train
+        self._models: dict[str, Any] = {}
+        self._style: tuple[int, bool] = (-1, False)
+
+    def model(self, context: Context) -> Any:
+        """The ranker for the context's backend: the workspace's, else the packaged one."""
+        from claimledger.inbox.extractors import history, ranker
+
+        backend = context.claims.backend.name
+        if backend not in self._models:
+            data = ranker.load_models()
+            default = ranker.model_for(data, backend) or ranker.model_for(
+                data, ranker.FALLBACK_BACKEND
+            )
+            model = default
+            if self.auto_train:
+                model = history.current_model(context.ws, context.claims.backend, default)
+            self._models[backend] = model
+        return self._models[backend]
+
+    def lowercase(self, context: Context) -> bool:
+        """Whether the vault's titles are lower case prose (teleo) or sentences (ours)."""
+        from claimledger.inbox.extractors.statements import lowercase_style
+
+        count = len(context.claims.entries)
+        if self._style[0] != count:
+            titles = [e.title for e in context.claims.entries if not e.sources]
+            self._style = (count, lowercase_style(titles))
+        return self._style[1]
+
     def extract(self, source: SourceDoc, context: Context) -> Extraction:
-        sentences = split_sentences(source.body)
-        scored = [(score_sentence(s), i) for i, s in enumerate(sentences)]
-        best = sorted((-score, i) for score, i in scored if score > 0)
-        chosen = sorted(i for _, i in best[: context.settings.max_claims])
-        if not chosen:
-            return Extraction([], notes="no assertive, specific statement found")
+        from claimledger.inbox.extractors import ranker
+        from claimledger.inbox.extractors.statements import make_title, statements
+
+        found = statements(source.body)
+        if not found:
+            return Extraction([], notes="no statement found")
+        backend = context.claims.backend
+        vectors = backend.encode([s.text for s in found])
+        title = backend.encode([source.title])[0]
+        claims, style = _claim_vectors(context, source)
+        src = ranker.SourceVectors(found, vectors, title, claims, style)
+        model = self.model(context)
+        probabilities = model.probabilities(ranker.features(src))
+        chosen = ranker.select(probabilities, vectors, model, context.settings.max_claims)
+        lowercase = self.lowercase(context)
         domain = context.domain_for(source)
-        candidates = [_candidate(sentences, i, domain, source, context) for i in chosen]
-        return Extraction(candidates, notes=f"offline: {len(candidates)} of {len(sentences)}")
+        candidates: list[Candidate] = []
+        titles: set[str] = set()
+        for i in chosen:
+            made = make_title(found[i], lowercase)
+            if made and made.lower() not in titles:
+                titles.add(made.lower())
+                candidates.append(_candidate(found[i], made, domain, source, context))
+        if not candidates:
+            best = float(probabilities.max()) if len(probabilities) else 0.0
+            return Extraction(
+                [],
+                notes=f"offline: nothing claim-like in {len(found)} statements "
+                f"(best score {best:.2f} < {model.threshold:.2f})",
+            )
+        return Extraction(candidates, notes=f"offline: {len(candidates)} of {len(found)}")
+
+
+def _claim_vectors(context: Context, source: SourceDoc) -> tuple[Any, Any]:
+    """Vectors of the claims a source is compared with, and their centroid: those not drawn
+    from any inbox source, so that what the worker writes (this run, a crashed run, another
+    worker) never changes what a source yields."""
+    import numpy as np
+
+    matrix = context.claims.matrix
+    if matrix is None or not len(matrix):
+        return None, None
+    drawn = [i for i, e in enumerate(context.claims.entries) if e.sources]
+    if drawn:
+        matrix = np.delete(matrix, drawn, axis=0)
+    if not len(matrix):
+        return None, None
+    centroid = matrix.mean(axis=0)
+    return matrix, centroid / max(float(np.linalg.norm(centroid)), 1e-9)
 
 
 def split_sentences(body: str) -> list[str]:
@@ -69,7 +130,7 @@ def split_sentences(body: str) -> list[str]:
     for block in BLOCK_BREAK.split(text):
         flat = " ".join(MARKDOWN_NOISE.sub(" ", block).split())
         for sentence in SENTENCE_END.split(flat):
-            sentence = LABEL.sub("", sentence.strip())
+            sentence = LABEL_AT_START.sub("", sentence.strip())
             if sentence:
                 sentences.setdefault(sentence)
     return list(sentences)
@@ -90,17 +151,11 @@ def score_sentence(sentence: str) -> float:
     return assertive + 1.5 * specific - abs(len(words) - 18) / 30
 
 
-def _title_of(sentence: str) -> str:
-    title = sentence.rstrip(".!").strip()
-    return title[:1].upper() + title[1:]
-
-
 def _candidate(
-    sentences: list[str], index: int, domain: str, source: SourceDoc, context: Context
+    statement: Any, title: str, domain: str, source: SourceDoc, context: Context
 ) -> Candidate:
-    sentence = sentences[index]
-    title = _title_of(sentence)
-    neighbour = sentences[index + 1] if index + 1 < len(sentences) else ""
+    sentence = statement.text
+    neighbour = statement.following
     description = neighbour if neighbour and not neighbour.endswith("?") else sentence
     related = [
         m.title

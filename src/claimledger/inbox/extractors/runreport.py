@@ -5,6 +5,12 @@ that breaks the schema is a null result naming the field and the problem. A repo
 config_diff changes exactly one key, with a baseline and at least one finished seed, becomes
 an `experimental` claim with an `effect` block and `provenance.runs`; when a claim with the same
 param/from/to/platform exists, the report is evidence for it instead. Deterministic.
+
+A report with a `paired` block (what `claimledger run` writes now) is judged on it: the delta
+is the mean of these runs minus the baseline config's runs of the same seeds, never the best
+single run, and the report becomes a claim only when that paired effect is beyond the noise
+floor it records; otherwise it is a null result saying so. Older reports without the block
+are read as before (against the baseline run).
 """
 
 from __future__ import annotations
@@ -68,6 +74,16 @@ def report_problem(meta: dict[str, Any]) -> str | None:
     results = meta.get("results")
     if not isinstance(results, dict) or not _is_number(results.get("mean_val_bpb")):
         return "no finished seed: no mean val_bpb"
+    paired = meta.get("paired")
+    if isinstance(paired, dict):
+        if not paired.get("n") or not _is_number(paired.get("delta")):
+            return "no run of the baseline config with the same seeds: no paired effect"
+        floor = float(paired.get("noise_floor") or 0.0)
+        if abs(paired["delta"]) <= floor:
+            return (
+                f"paired effect {paired['delta']:+.4f} over {paired['n']} seed(s) is within "
+                f"the noise floor {floor:.4f}: not a claim"
+            )
     return None
 
 
@@ -80,9 +96,13 @@ def effect_of(meta: dict[str, Any]) -> dict[str, Any]:
     ((param, (old, new)),) = meta["config_diff"].items()
     results = meta["results"]
     values = [v for v in results.get("val_bpb") or [] if _is_number(v)]
-    delta = results["mean_val_bpb"] - meta["baseline"]["val_bpb"]
+    paired = meta.get("paired")
+    if isinstance(paired, dict) and paired.get("n") and _is_number(paired.get("delta")):
+        delta, n = float(paired["delta"]), int(paired["n"])
+    else:
+        delta, n = results["mean_val_bpb"] - meta["baseline"]["val_bpb"], len(values) or 1
     effect = {"param": str(param), "from": old, "to": new, "metric": METRIC}
-    effect.update({"delta": round(delta, 6), "n": len(values) or 1})
+    effect.update({"delta": round(delta, 6), "n": n})
     if meta.get("platform"):
         effect["platform"] = str(meta["platform"])
     return effect
@@ -111,6 +131,15 @@ def _candidate(source: SourceDoc, context: Context, effect: dict[str, Any]) -> C
         + (f" on branch {meta['branch']}." if meta.get("branch") else ".")
     )
     runs = [str(r) for r in meta.get("runs") or []]
+    paired = meta.get("paired")
+    if isinstance(paired, dict) and paired.get("n"):
+        description = (
+            f"Paired by seed against the baseline config's own runs: {METRIC} changes by "
+            f"{effect['delta']:+.4f} over {effect['n']} seed(s), beyond the noise floor "
+            f"{paired['noise_floor']:.4f}"
+            + (f" on branch {meta['branch']}." if meta.get("branch") else ".")
+        )
+        runs += [str(r) for r in paired.get("baseline_runs") or [] if str(r) not in runs]
     return Candidate(
         title=effect_title(effect),
         domain=context.domain_for(source),
