@@ -294,6 +294,7 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=100)
     parser.add_argument("--max-new-runs", type=int, default=0, help="real runs it may add")
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--figures", type=Path, default=FIGURES, help="where to write the figures")
     args = parser.parse_args()
     table = Table(max_new_runs=args.max_new_runs)
     start = time.perf_counter()
@@ -460,7 +461,7 @@ def main() -> int:
     figures["seconds"] = round(time.perf_counter() - start, 1)
     print(f"new_real_runs: {table.new_runs}")
     print(f"seconds: {figures['seconds']}")
-    FIGURES.write_text(json.dumps(figures, indent=1, default=str) + "\n")
+    args.figures.write_text(json.dumps(figures, indent=1, default=str) + "\n")
     if not args.no_plot:
         plot(figures, runs)
     summary = {

@@ -63,8 +63,8 @@ def wait_for_progress(
 def wait_for_lease(ws: Workspace, workers: list[subprocess.Popen[bytes]]) -> None:
     """Until some source is leased (a worker is inside it) or every worker has exited.
 
-    A source takes a few milliseconds, so a kill at a random moment mostly lands between
-    sources; every other round waits for a lease so that some kills land inside one."""
+    A kill at a random moment mostly lands between sources; every other round waits for a
+    lease so that some kills land inside one."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and not any(w.poll() is not None for w in workers):
         if any("lease_owner:" in p.read_text() for p in ws.inbox_dir.glob("*.md")):
@@ -104,9 +104,10 @@ def test_workers_killed_at_random_points_still_process_each_source_exactly_once(
         stamps = inbox_stamps(ws)
         workers = [start_worker(workspace) for _ in range(1 + (round_ % 3 == 0))]  # sometimes two
         wait_for_progress(ws, stamps, workers)  # start-up takes a second; kill while it works
-        if round_ % 2:
+        # A source takes ~10 ms: kill within a few sources' time, so the work lasts many rounds.
+        if round_ % 2 == 0:
             wait_for_lease(ws, workers)
-        time.sleep(rng.uniform(0.0, 0.5 if round_ % 2 == 0 else 0.005))
+        time.sleep(rng.uniform(0.0, 0.005 if round_ % 2 == 0 else 0.05))
         for process in workers:
             process.send_signal(signal.SIGKILL)  # a no-op once it has exited
             process.wait()
