@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
+from tests.inbox.llm_server import LLMServer
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -54,3 +57,10 @@ def teleo(tmp_path: Path) -> Path:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture
+def server() -> Iterator[LLMServer]:
+    """A local OpenAI-compatible server standing in for an LLM provider."""
+    with LLMServer() as running:
+        yield running

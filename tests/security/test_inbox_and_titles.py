@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ def ws(workspace: Path) -> Workspace:
     """The embedded workspace (with its four sources), offline extractor, lexical similarity."""
     (workspace / "claimledger.toml").write_text(CONFIG)
     return Workspace.open(workspace)
-
-
-@pytest.fixture
-def server() -> Iterator[LLMServer]:
-    with LLMServer() as running:
-        yield running
 
 
 @pytest.fixture
