@@ -4,11 +4,16 @@ bench/data/planner_cache.json maps (task, config, seed) -> val_bpb of the bundle
 (bench/plannerbench/table.py). This script trains, for every task and seed, the design that
 every strategy needs and the surrogate is fitted on: the trainer defaults, every one-knob
 neighbour of them, random start points of the whole space (seeded), and one-knob neighbours
-of the random points; then bench/planner.py adds what its strategies ask for. Bounded by
---max-new-runs (each run is one process-free call of the trainer on one thread, 4-8 s);
-without it, it only prints what the cache covers.
+of the random points. Bounded by --max-new-runs (each run is one process-free call of the
+trainer on one thread, 4-8 s); without it, it only prints what the cache covers.
+
+With --from-reads, it then trains what the benchmark's strategies read: it plays the bench's
+repetitions on the cached runs and the surrogate, counts the points the surrogate answered,
+trains the most-read ones for real, and plays again, until the budget is spent. That is the
+lazy table of the issue: real runs where the strategies go, in the order they go there.
 
     .venv/bin/python bench/build_planner_table.py --max-new-runs 200
+    nice -n 19 .venv/bin/python bench/build_planner_table.py --from-reads --max-new-runs 600
 """
 
 from __future__ import annotations
@@ -46,21 +51,51 @@ def design(extra_random: int = 0) -> list[dict]:
     return unique
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-new-runs", type=int, default=0)
-    args = parser.parse_args()
-    table = Table(max_new_runs=args.max_new_runs)
-    start = time.time()
+def fill_design(table: Table, budget: int) -> list[dict]:
+    """Train the design points (design-major: the defaults and their neighbours first)."""
     points = design()
-    # design-major: the defaults and their neighbours get every seed on both tasks first
     for config in points:
         for task in TASKS:
             for seed in SEEDS:
-                if table.new_runs >= args.max_new_runs:
-                    break
-                if table.cached(task, config, seed) is None:
+                if table.new_runs < budget and table.cached(task, config, seed) is None:
                     table.train(task, config, seed)
+    return points
+
+
+def fill_from_reads(table: Table, budget: int, reps: int, per_round: int) -> None:
+    """Train the points the bench's strategies read from the surrogate, most-read first."""
+    import planner
+
+    while table.new_runs < budget:
+        table.misses.clear()
+        budget_left, table.budget = table.budget, table.new_runs  # play without training
+        for make, claims in planner.make_arms(table, "A").values():
+            for rep in range(reps):
+                planner.trajectory(table, "A", make(rep), claims, rep, planner.MAX_RUNS)
+        planner.transfer_runs(table, "A", "B", reps)
+        table.budget = budget_left
+        wanted = [point for point, _ in table.misses.most_common(per_round)]
+        print(f"round: {sum(table.misses.values())} surrogate reads, training {len(wanted)}")
+        if not wanted:
+            return
+        for task, config, seed in wanted:
+            if table.new_runs >= budget:
+                return
+            table.train(task, json.loads(config), seed)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-new-runs", type=int, default=0)
+    parser.add_argument("--from-reads", action="store_true", help="then train what the bench reads")
+    parser.add_argument("--reps", type=int, default=100, help="repetitions played per round")
+    parser.add_argument("--per-round", type=int, default=40, help="points trained per round")
+    args = parser.parse_args()
+    table = Table(max_new_runs=args.max_new_runs)
+    start = time.time()
+    points = fill_design(table, args.max_new_runs)
+    if args.from_reads:
+        fill_from_reads(table, args.max_new_runs, args.reps, args.per_round)
     runs = table.data["runs"]
     print(f"design_points: {len(points)}")
     print(f"cached_runs: {len(runs)}")

@@ -53,7 +53,7 @@ from claimledger.planner.strategies import (
     random_config,
 )
 from plannerbench.space import PLATFORM, SEEDS, SPACE, TASKS, canonical, defaults
-from plannerbench.table import MANIFEST, Table
+from plannerbench.table import Table
 
 REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "bench" / "claims"
@@ -67,11 +67,13 @@ SIGN_FRACTIONS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 # --- claims arms ---------------------------------------------------------------------------
 def load_arm(name: str) -> list[ClaimEffect]:
-    """A pre-registered arm, refused if its file no longer matches the manifest."""
+    """A pre-registered arm, refused if its file no longer matches its manifest."""
     path = CLAIMS / f"{name}.json"
-    manifest = json.loads(MANIFEST.read_text())["sha256"]
-    if hashlib.sha256(path.read_bytes()).hexdigest() != manifest[name]:
-        raise SystemExit(f"{path}: does not match bench/claims/MANIFEST.json; not scored")
+    registered = {}
+    for manifest in sorted(CLAIMS.glob("MANIFEST*.json")):
+        registered.update(json.loads(manifest.read_text())["sha256"])
+    if hashlib.sha256(path.read_bytes()).hexdigest() != registered.get(name):
+        raise SystemExit(f"{path}: does not match its bench/claims/MANIFEST*.json; not scored")
     return [
         claim(c["title"], c["param"], c["from"], c["to"], c["delta"], c["confidence"])
         for c in json.loads(path.read_text())["claims"]
@@ -288,6 +290,39 @@ def seed_sd(table: Table, task: str) -> float:
     return noise_floor(obs).value
 
 
+# --- the arms ------------------------------------------------------------------------------
+def make_arms(table: Table, task: str) -> dict[str, tuple[Any, list[ClaimEffect]]]:
+    """name -> (strategy factory taking the repetition, claims) of every arm scored on a task."""
+    return {
+        "random": (lambda rep: RandomSearch(), []),
+        "tpe3": (lambda rep: TPE(rep), []),
+        "tpe3_blind_enqueued": (
+            lambda rep: TPE(rep, enqueue=good_moves(load_arm("blind_fresh"))),
+            [],
+        ),
+        "planner_none": (lambda rep: ClaimGuided(), []),
+        "planner_literature": (lambda rep: ClaimGuided(), load_arm("literature")),
+        "planner_blind": (lambda rep: ClaimGuided(), load_arm("blind_fresh")),
+        "planner_blind_contaminated": (lambda rep: ClaimGuided(), load_arm("blind")),
+        "planner_placebo": (lambda rep: ClaimGuided(), load_arm("placebo")),
+        "planner_oracle": (lambda rep: ClaimGuided(), oracle(table, task)),
+        "planner_adversarial": (lambda rep: ClaimGuided(), oracle(table, task, sign=-1)),
+    }
+
+
+def transfer_runs(table: Table, task: str, other: str, reps: int) -> dict[str, list[list[float]]]:
+    """On `other`: the no-claims planner, and the planner with the claims it learned on `task`."""
+    found: dict[str, list[list[float]]] = {"planner_none": [], "planner_transfer": []}
+    for rep in range(reps):
+        _, trials = trajectory(table, task, ClaimGuided(), [], rep, TRANSFER_RUNS)
+        learned = learned_claims(trials)
+        found["planner_transfer"].append(
+            trajectory(table, other, ClaimGuided(), learned, rep, MAX_RUNS)[0]
+        )
+        found["planner_none"].append(trajectory(table, other, ClaimGuided(), [], rep, MAX_RUNS)[0])
+    return found
+
+
 # --- main ----------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -301,17 +336,7 @@ def main() -> int:
     if not table.manifest_ok:
         print("FAIL: the table was started under another claims manifest")
     task, other = "A", "B"
-    arms: dict[str, tuple[Any, Any]] = {
-        "random": (lambda rep: RandomSearch(), []),
-        "tpe3": (lambda rep: TPE(rep), []),
-        "tpe3_blind_enqueued": (lambda rep: TPE(rep, enqueue=good_moves(load_arm("blind"))), []),
-        "planner_none": (lambda rep: ClaimGuided(), []),
-        "planner_literature": (lambda rep: ClaimGuided(), load_arm("literature")),
-        "planner_blind": (lambda rep: ClaimGuided(), load_arm("blind")),
-        "planner_placebo": (lambda rep: ClaimGuided(), load_arm("placebo")),
-        "planner_oracle": (lambda rep: ClaimGuided(), oracle(table, task)),
-        "planner_adversarial": (lambda rep: ClaimGuided(), oracle(table, task, sign=-1)),
-    }
+    arms = make_arms(table, task)
     base_mean = table.true_mean(task, defaults())
     runs: dict[str, list[list[float]]] = {}
     reads: dict[str, float] = {}
@@ -323,13 +348,7 @@ def main() -> int:
         real = table.reads["real"] - before["real"]
         reads[name] = real / max(1, real + table.reads["surrogate"] - before["surrogate"])
     # transfer: learned on A by the no-claims planner, scored on B against no claims on B
-    runs_b: dict[str, list[list[float]]] = {"planner_none": [], "planner_transfer": []}
-    for rep in range(args.reps):
-        _, trials_a = trajectory(table, task, ClaimGuided(), [], rep, TRANSFER_RUNS)
-        runs_b["planner_transfer"].append(
-            trajectory(table, other, ClaimGuided(), learned_claims(trials_a), rep, MAX_RUNS)[0]
-        )
-        runs_b["planner_none"].append(trajectory(table, other, ClaimGuided(), [], rep, MAX_RUNS)[0])
+    runs_b = transfer_runs(table, task, other, args.reps)
     # runs-to-target against the fraction of right-sign claims
     sign_runs: dict[float, list[list[float]]] = {}
     for fraction in SIGN_FRACTIONS:

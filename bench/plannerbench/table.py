@@ -10,7 +10,8 @@ it computed.
 Past the budget, a point is answered by a surrogate fitted to the cached runs of its task (a
 ridge regression on the knobs' one-hot values and, shrunk hard, their pairwise products over
 the cached points' seed means, never better than the best real config's mean, plus the seed's
-shared offset and a deterministic residual drawn with the cached residual spread) and counted
+shared offset and a deterministic residual drawn with the residual spread of the better half
+of the cached configs) and counted
 as such: every figure says what share of the
 points it read were real. A config's true mean is the mean of its cached seeds when all seeds
 are cached, else the surrogate's mean.
@@ -26,6 +27,7 @@ import random
 import statistics
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,7 @@ class Table:
             }
         self.manifest_ok = self.data["claims_manifest_sha256"] == manifest
         self.reads = {"real": 0, "surrogate": 0}
+        self.misses: Counter[tuple[str, str, int]] = Counter()  # surrogate reads, by point
         self._models: dict[str, Any] = {}
 
     # --- real runs -------------------------------------------------------------------------
@@ -124,6 +127,7 @@ class Table:
             self.reads["real"] += 1
             return got
         self.reads["surrogate"] += 1
+        self.misses[(task, canonical(config), seed)] += 1
         return self.surrogate(task, config, seed)
 
     def true_mean(self, task: str, config: dict[str, Any]) -> float:
@@ -166,10 +170,14 @@ class Table:
                 for s, v in by_seed.items():
                     offsets[s].append(v - m)
         offset = {s: statistics.fmean(v) if v else 0.0 for s, v in offsets.items()}
+        # the seed noise of the better half of the configs, where search happens: bad configs
+        # (3x noisier on this trainer) would otherwise make every surrogate point a lottery
+        full = [by_seed for by_seed in points.values() if len(by_seed) == len(SEEDS)]
+        middle = statistics.median(statistics.fmean(b.values()) for b in full) if full else 0.0
         residuals = [
             v - statistics.fmean(by_seed.values()) - offset[s]
-            for by_seed in points.values()
-            if len(by_seed) == len(SEEDS)
+            for by_seed in full
+            if statistics.fmean(by_seed.values()) <= middle
             for s, v in by_seed.items()
         ]
         dof = max(1, len(residuals) - len(residuals) // len(SEEDS) - len(SEEDS))

@@ -12,6 +12,8 @@ from claimledger.errors import LeaseHeldError
 from claimledger.ledger import (
     active_leases,
     append_record,
+    experiment_key,
+    experiment_leases,
     lease_holder,
     release_lease,
     take_lease,
@@ -89,3 +91,16 @@ def test_of_agents_racing_on_one_machine_exactly_one_gets_the_lease(ws: Workspac
     outcomes = sorted(p.communicate(timeout=120)[0].strip() for p in racers)
     assert outcomes == ["lost", "lost", "lost", "won"]
     assert len(active_leases(ws)) == 1
+
+
+def test_a_lease_holds_the_experiment_under_any_day_of_its_id(ws: Workspace) -> None:
+    # A planner id is <day>-<hash of platform and change>: the same experiment planned on
+    # another day (or on a machine that never saw the first note) is held by the same lease.
+    take_lease(ws, "20260101-0123abcd", "alice", FAR)
+    with pytest.raises(LeaseHeldError, match="leased by alice"):
+        take_lease(ws, "20260102-0123abcd", "bob", FAR)
+    assert lease_holder(ws, "20260102-0123abcd")["proposal"] == "20260101-0123abcd"
+    assert experiment_key("20260102-0123abcd") == "0123abcd"
+    assert experiment_key("p-1") == "p-1"  # ids of other shapes are their own experiment
+    take_lease(ws, "20260101-ffff0000", "bob", FAR)  # another experiment is free
+    assert [x["agent"] for x in experiment_leases(ws, "20270101-0123abcd")] == ["alice"]

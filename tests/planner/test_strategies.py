@@ -9,7 +9,7 @@ import pytest
 
 from claimledger.planner.claims import ClaimEffect
 from claimledger.planner.evidence import Observation, noise_floor
-from claimledger.planner.guided import ClaimGuided, trust
+from claimledger.planner.guided import ClaimGuided, calibration
 from claimledger.planner.strategies import PlanState, RandomSearch, TPESearch, incumbent
 
 SPACE: dict[str, list[Any]] = {"a": [0, 1, 2], "b": [0, 1, 2], "c": [0, 1]}
@@ -60,14 +60,44 @@ def test_wrong_claims_are_refuted_and_the_optimum_still_found() -> None:
     assert runs > search(ClaimGuided(), GOOD)
 
 
-def test_trust_falls_as_claims_are_refuted() -> None:
+def test_the_claims_slope_falls_as_claims_are_refuted_and_firms_as_they_hold() -> None:
     trials = [
         Observation("0", dict(DEFAULT), 0, truth(DEFAULT)),
         Observation("1", {**DEFAULT, "a": 0}, 0, truth({**DEFAULT, "a": 0})),
+        Observation("2", {**DEFAULT, "b": 2}, 0, truth({**DEFAULT, "b": 2})),
     ]
-    state = PlanState(SPACE, DEFAULT, trials, WRONG)
-    assert trust(state) == 0.5
-    assert trust(PlanState(SPACE, DEFAULT, trials, GOOD)) == 1.0
+    wrong = calibration(PlanState(SPACE, DEFAULT, trials, WRONG, noise=0.005))
+    slope, slope_sd = wrong.slope()
+    assert slope < 0  # both tested claims point the wrong way: the signal is reversed
+    assert wrong.excess > 0.02  # and they are far off: every claim's spread widens
+    assert wrong.slope("a")[0] < 1 and wrong.slope("a")[0] > slope  # a's own test left out
+    good = calibration(PlanState(SPACE, DEFAULT, trials, [claim("a", 1, 0, 0.1)], noise=0.005))
+    assert good.slope()[0] == pytest.approx(1.0, abs=0.05) and good.slope()[1] < slope_sd * 1.5
+    assert good.excess == 0.0
+    untested = calibration(PlanState(SPACE, DEFAULT, trials[:1], WRONG, noise=0.005))
+    assert untested.slope() == (1.0, 0.5)  # before any test, claims mean what they say
+
+
+def test_measured_effects_set_the_spread_of_unclaimed_moves() -> None:
+    trials = [
+        Observation("0", dict(DEFAULT), 0, 3.0),
+        Observation("1", {**DEFAULT, "a": 0}, 0, 3.3),  # an effect of 0.3: big effects here
+    ]
+    state = PlanState(SPACE, DEFAULT, trials, noise=0.005)
+    assert calibration(state).effect_sd > 0.15
+    assert calibration(PlanState(SPACE, DEFAULT, trials[:1], noise=0.005)).effect_sd == 0.03
+
+
+def test_a_knob_that_hurt_one_way_is_tried_the_other_way_first() -> None:
+    from claimledger.planner.guided import moves
+
+    trials = [
+        Observation("0", dict(DEFAULT), 0, 3.0),
+        Observation("1", {**DEFAULT, "a": 0}, 0, 3.3),
+    ]
+    state = PlanState(SPACE, DEFAULT, trials, noise=0.005, rng=random.Random(3))
+    first = moves(state)[0]
+    assert (first.param, first.new) == ("a", 2) and first.mean < 0
 
 
 @pytest.mark.parametrize("strategy", [RandomSearch(), TPESearch(seed=1, startup=3)])

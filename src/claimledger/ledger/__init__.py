@@ -7,7 +7,14 @@ index under .claimledger/ answers the queries. See docs/ledger.md and schemas/*.
 
 from claimledger.ledger.branches import adopt, adoptions, branches, forest
 from claimledger.ledger.index import IndexStats, open_index, refresh_index
-from claimledger.ledger.leases import active_leases, lease_holder, release_lease, take_lease
+from claimledger.ledger.leases import (
+    active_leases,
+    experiment_key,
+    experiment_leases,
+    lease_holder,
+    release_lease,
+    take_lease,
+)
 from claimledger.ledger.platforms import (
     check_platform,
     platform_budget,
@@ -61,6 +68,8 @@ __all__ = [
     "correct_run",
     "default_agent",
     "diff_configs",
+    "experiment_key",
+    "experiment_leases",
     "file_problems",
     "forest",
     "import_tsv",

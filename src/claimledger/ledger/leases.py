@@ -5,10 +5,16 @@ renewing keeps the original `since`, releasing writes a lease that ends when it 
 On one machine a file lock makes taking a lease atomic. Across machines two agents may both
 take one before they sync; once the records meet, the holder is decided the same way
 everywhere: among current leases that cover the moment, the earliest `since`, ties by id.
+
+A lease holds an experiment, not only an id: a proposal id is `<day>-<hash of platform and
+config change>` (planner.proposals), so the same experiment proposed on another day, or on
+another machine whose planner has not seen the first proposal note, is held by the same
+lease (`experiment_key`).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +30,13 @@ from claimledger.sqlite_cache import retrying
 from claimledger.workspace import Workspace
 
 LOCK_NAME = "ledger-leases.lock"
+DATED_ID = re.compile(r"[0-9]{8}-([0-9a-f]{8})")  # planner.proposals.proposal_id
+
+
+def experiment_key(proposal: str) -> str:
+    """What a lease on `proposal` holds: the hash part of a planner id (any day), else the id."""
+    match = DATED_ID.fullmatch(proposal)
+    return match.group(1) if match else proposal
 
 
 @retrying
@@ -44,24 +57,38 @@ def _current_leases(ws: Workspace, proposal: str | None = None) -> list[dict[str
     return list(latest.values())
 
 
+def _live(ws: Workspace, now: datetime | str | None) -> list[dict[str, Any]]:
+    """Each agent's current lease on each proposal, if it covers `now` (default: now)."""
+    moment = to_utc_iso(now) if now is not None else utc_now()
+    return [lease for lease in _current_leases(ws) if lease["since"] <= moment < lease["until"]]
+
+
+def _first(leases: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The holder among overlapping leases: the earliest `since`, ties by id."""
+    return min(leases, key=lambda lease: (lease["since"], lease["id"]), default=None)
+
+
 def active_leases(ws: Workspace, now: datetime | str | None = None) -> list[dict[str, Any]]:
     """The holder of every leased proposal at `now` (default: now), by proposal."""
-    moment = to_utc_iso(now) if now is not None else utc_now()
-    holders: dict[str, dict[str, Any]] = {}
-    for lease in _current_leases(ws):
-        if not lease["since"] <= moment < lease["until"]:
-            continue
-        held = holders.get(lease["proposal"])
-        if held is None or (lease["since"], lease["id"]) < (held["since"], held["id"]):
-            holders[lease["proposal"]] = lease
-    return [holders[p] for p in sorted(holders)]
+    by_proposal: dict[str, list[dict[str, Any]]] = {}
+    for lease in _live(ws, now):
+        by_proposal.setdefault(lease["proposal"], []).append(lease)
+    return [holder for p in sorted(by_proposal) if (holder := _first(by_proposal[p]))]
+
+
+def experiment_leases(
+    ws: Workspace, proposal: str, now: datetime | str | None = None
+) -> list[dict[str, Any]]:
+    """Every agent's live lease on the experiment of `proposal` (under any of its ids)."""
+    key = experiment_key(proposal)
+    return [lease for lease in _live(ws, now) if experiment_key(lease["proposal"]) == key]
 
 
 def lease_holder(
     ws: Workspace, proposal: str, now: datetime | str | None = None
 ) -> dict[str, Any] | None:
-    """The lease that holds a proposal at `now`, or None when it is free."""
-    return next((lease for lease in active_leases(ws, now) if lease["proposal"] == proposal), None)
+    """The lease that holds a proposal's experiment at `now`, or None when it is free."""
+    return _first(experiment_leases(ws, proposal, now))
 
 
 def take_lease(

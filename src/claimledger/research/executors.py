@@ -161,6 +161,30 @@ class LocalExecutor:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def task_resources(
+    gpus: int, cpus: int, parallel: int | None = None, cpus_per_task: float | None = None
+) -> tuple[int, dict[str, Any]]:
+    """How many tasks at once on a cluster of `gpus` GPUs and `cpus` CPUs, and what each asks
+    Ray for: one GPU (Ray then pins the task to it with CUDA_VISIBLE_DEVICES) and one CPU
+    where there are GPUs, else its share of the CPUs."""
+    parallel = parallel or (gpus or cpus)
+    if gpus:
+        return parallel, {"num_gpus": 1, "num_cpus": cpus_per_task or 1}
+    return parallel, {"num_cpus": cpus_per_task or max(1, cpus // parallel)}
+
+
+def task_device(device: str, cuda_visible: str | None) -> str:
+    """The device of a task: `auto` on a task Ray gave a GPU is that GPU (cuda)."""
+    return "cuda" if device == "auto" and cuda_visible else device
+
+
+def task_threads(options: TrainerOptions, resources: dict[str, Any]) -> TrainerOptions:
+    """A CPU task trains with the CPUs it asked for (unless set); a GPU task leaves it."""
+    if options.threads is not None or "num_gpus" in resources:
+        return options
+    return replace(options, threads=max(1, int(resources["num_cpus"])))
+
+
 def _ray_train(
     options: TrainerOptions, cache_dir: str, host: str, timeout: float | None
 ) -> dict[str, Any]:
@@ -169,9 +193,7 @@ def _ray_train(
     if socket.gethostname() != host:  # another machine: a node-local cache, no shared lock
         cache = Path(os.environ.get("CLAIMLEDGER_WORKER_CACHE") or Path.home() / ".cache")
         cache = cache / "claimledger"
-    device = options.device
-    if device == "auto" and os.environ.get("CUDA_VISIBLE_DEVICES"):
-        device = "cuda"  # Ray gave this task a GPU: it trains on that one
+    device = task_device(options.device, os.environ.get("CUDA_VISIBLE_DEVICES"))
     started = utc_now()
     result = run_trainer(replace(options, device=device), cache, timeout)
     return {
@@ -217,11 +239,7 @@ class RayExecutor:
         resources = ray.cluster_resources()
         self.gpus = int(resources.get("GPU", 0))
         cpus = int(resources.get("CPU", 1))
-        self.parallel = parallel or (self.gpus or cpus)
-        if self.gpus:
-            self._resources: dict[str, Any] = {"num_gpus": 1, "num_cpus": cpus_per_task or 1}
-        else:
-            self._resources = {"num_cpus": cpus_per_task or max(1, cpus // self.parallel)}
+        self.parallel, self._resources = task_resources(self.gpus, cpus, parallel, cpus_per_task)
         self._remote = ray.remote(_ray_train).options(
             max_retries=retries, retry_exceptions=False, **self._resources
         )
@@ -229,9 +247,7 @@ class RayExecutor:
         self._host = socket.gethostname()
 
     def submit(self, job: Job) -> None:
-        options = job.options
-        if options.threads is None and not self.gpus:
-            options = replace(options, threads=max(1, int(self._resources["num_cpus"])))
+        options = task_threads(job.options, self._resources)
         ref = self._remote.remote(options, str(self.cache_dir), self._host, job.timeout)
         self._refs[ref] = (job, time.monotonic(), utc_now())
 

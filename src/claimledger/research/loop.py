@@ -5,6 +5,13 @@ the loop on the same ledger takes a different one), runs it with `research.run` 
 records the runs, writes the run report, marks the proposal answered and releases the lease),
 lets the inbox worker extract claims from the new report, and applies the evidence of the
 ledger to the claims. It stops early when the planner has nothing left to propose.
+
+With a git remote (`sync="origin"`, or `[loop] sync = "origin"` in claimledger.toml) the loop
+shares its ledger while it runs, so that loops on several machines never train the same
+experiment: it syncs before it plans, and pushes each lease as soon as it takes it. A lease
+that another machine pushed first (for the same experiment) is then in the ledger: the loop
+gives its own up and plans something else. The git remote orders the pushes, so of two
+machines that leased the same experiment at once exactly one sees the other's lease.
 """
 
 from __future__ import annotations
@@ -16,7 +23,17 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from claimledger.errors import ClaimledgerError, LeaseHeldError
-from claimledger.ledger import active_leases, default_agent, release_lease, runs, take_lease
+from claimledger.ledger import (
+    active_leases,
+    default_agent,
+    experiment_key,
+    experiment_leases,
+    lease_holder,
+    release_lease,
+    runs,
+    sync,
+    take_lease,
+)
 from claimledger.planner.evidence import assess, observations
 from claimledger.planner.plan import default_platform, plan
 from claimledger.planner.proposals import Proposal, mark_answered, read_proposal
@@ -29,7 +46,7 @@ from claimledger.workspace import CONFIG_NAME, Workspace, load_config
 
 log = logging.getLogger(__name__)
 
-LEASE_TRIES = 3
+LEASE_TRIES = 8  # plans per proposal: each lease found held elsewhere is planned around
 Event = Callable[[str], None]
 
 
@@ -89,7 +106,11 @@ def scratch_workspace(ws: Workspace, name: str = "demo-workspace") -> Workspace:
             shutil.copytree(source, target / ws.relative(source), dirs_exist_ok=True)
     if (ws.root / CONFIG_NAME).exists():
         shutil.copy2(ws.root / CONFIG_NAME, target / CONFIG_NAME)
-    copy = Workspace(root=target, config=load_config(target / CONFIG_NAME))
+    config = load_config(target / CONFIG_NAME)
+    # A scratch copy never shares its ledger: `[loop] sync` would reach the workspace's remote.
+    loop = {k: v for k, v in config.section("loop").items() if k != "sync"}
+    sections = {**config.sections, "loop": loop}
+    copy = Workspace(root=target, config=replace(config, sections=sections))
     # The copy shares the prepared trainer data; preparing the corpus again costs seconds.
     data = ws.cache_dir / "trainer-data"
     if data.is_dir() and not (copy.cache_dir / "trainer-data").exists():
@@ -125,6 +146,7 @@ def run_loop(
     on_event: Event | None = None,
     progress: Callable[[int, str], None] | None = None,
     executor: Executor | None = None,
+    remote: str | None = None,
 ) -> LoopResult:
     """Run the loop for `iterations` proposals (fewer when nothing is left to propose).
 
@@ -132,7 +154,9 @@ def run_loop(
     about N / seeds proposals are in flight: each new one is planned knowing the others
     (pending), and each is recorded, answered and judged as soon as its seeds are back. The
     leases this agent still holds on unanswered proposals (a loop that was killed) are run
-    first, without the seeds already recorded: a restart resumes, it does not duplicate."""
+    first, without the seeds already recorded: a restart resumes, it does not duplicate.
+    `remote` (default: claimledger.toml `[loop] sync`) is a git remote to sync the ledger
+    with while the loop runs (see the module's docstring)."""
     options = options or TrainerOptions(device="cpu")
     # Runs on another corpus than the bundled one have their own platform (see trainer.corpus).
     _, corpus = identify_corpus(ws, options.data)
@@ -142,14 +166,17 @@ def run_loop(
     result = LoopResult(platform)
     owned = executor is None
     executor = executor or LocalExecutor(ws.cache_dir, 1, progress)
+    remote = remote or configured_remote(ws)
+    batch = _Batch(ws, platform, seeds, options, strategy, agent, say, executor, result, remote)
     try:
+        batch.sync()
         if not observations(ws, platform):
-            say(f"[baseline] no runs on {platform} yet: the trainer defaults first")
-            run(ws, options, seeds, platform=platform, agent=agent, executor=executor)
-        _Batch(ws, platform, seeds, options, strategy, agent, say, executor, result).run(iterations)
+            batch.baseline()
+        batch.run(iterations)
     finally:
         if owned:
             executor.close()
+        batch.sync()  # the last records and the released leases
     return result
 
 
@@ -179,7 +206,25 @@ class _Batch:
     say: Event
     executor: Executor
     result: LoopResult
+    remote: str | None = None
     flights: dict[str, _Flight] = field(default_factory=dict)
+
+    def sync(self) -> None:
+        sync_ledger(self.ws, self.remote)
+
+    def baseline(self) -> None:
+        """The trainer defaults, once per platform: leased too, so only one machine runs it."""
+        key = f"baseline-{self.platform}"
+        holder = lease_shared(self.ws, key, self.agent, self.remote, "claimledger loop baseline")
+        if holder is not None:
+            self.say(f"[baseline] {holder} runs the defaults on {self.platform}")
+            return
+        self.say(f"[baseline] no runs on {self.platform} yet: the trainer defaults first")
+        try:
+            run(self.ws, self.options, self.seeds, platform=self.platform, agent=self.agent,
+                executor=self.executor)  # fmt: skip
+        finally:
+            release_lease(self.ws, key, self.agent)
 
     def run(self, iterations: int) -> None:
         resume = _own_leases(self.ws, self.platform, self.agent)
@@ -187,6 +232,7 @@ class _Batch:
         started, stop = 0, False
         try:
             while True:
+                self.sync()  # what the other machines ran and leased, before planning
                 while not stop and started < iterations and len(self.flights) < width:
                     proposal = resume.pop(0) if resume else self._plan(started + 1)
                     if proposal is None:
@@ -205,8 +251,24 @@ class _Batch:
                 release_lease(self.ws, pid, self.agent)
 
     def _plan(self, turn: int) -> Proposal | None:
+        """The next proposal, leased to this agent; None when there is nothing left to propose.
+
+        Planning knows this loop's proposals in flight (pending: see plan, the constant liar).
+        A proposal another agent holds (leased between planning and leasing, or on another
+        machine whose proposal note this workspace lacks) is planned around as pending too."""
         pending = [f.proposal for f in self.flights.values()]
-        return _next_proposal(self.ws, self.platform, self.strategy, self.agent, turn, pending)
+        for _ in range(LEASE_TRIES):
+            planned = plan(self.ws, self.platform, 1, self.strategy, seed=turn, pending=pending)
+            if not planned:
+                return None
+            holder = lease_shared(
+                self.ws, planned[0].id, self.agent, self.remote, "claimledger loop"
+            )
+            if holder is None:
+                return planned[0]
+            self.say(f"  {planned[0].id}: leased by {holder}: planning around it")
+            pending.append(planned[0])
+        return None
 
     def _launch(self, proposal: Proposal, turn: int, iterations: int) -> None:
         prepared = prepare_run(
@@ -290,8 +352,54 @@ class _Batch:
         now = time.monotonic()
         for flight in self.flights.values():
             if now - flight.leased > LEASE_TIME.total_seconds() / 2:
-                take_lease(self.ws, flight.proposal.id, self.agent, LEASE_TIME, note="renewed")
+                try:
+                    take_lease(self.ws, flight.proposal.id, self.agent, LEASE_TIME, note="renewed")
+                except LeaseHeldError as exc:  # an earlier lease synced in: it runs anyway
+                    log.warning("lease not renewed: %s", exc)
                 flight.leased = now
+
+
+def configured_remote(ws: Workspace) -> str | None:
+    """The git remote of claimledger.toml `[loop] sync` ("origin", or true for origin)."""
+    value = ws.config.section("loop").get("sync")
+    if value is True:
+        return "origin"
+    return value if isinstance(value, str) and value else None
+
+
+def sync_ledger(ws: Workspace, remote: str | None) -> None:
+    """Share the ledger through the remote, if any; a failed sync is tried again next time."""
+    if remote is None:
+        return
+    try:
+        sync(ws, remote)
+    except ClaimledgerError as exc:  # offline for a while: the loop goes on alone
+        log.warning("ledger sync with %s failed, the loop goes on: %s", remote, exc)
+
+
+def lease_shared(
+    ws: Workspace, pid: str, agent: str, remote: str | None, note: str | None = None
+) -> str | None:
+    """Lease pid's experiment to `agent`; None when it is ours, else the agent who holds it.
+
+    With a remote, the lease is pushed at once and kept only if no other agent's lease on the
+    experiment came back with the sync. The remote orders pushes, and each push follows a
+    pull: of two machines that leased at once, the later pusher sees the other's lease and
+    gives its own up (whatever their `since`), and the earlier one does not see it."""
+    try:
+        take_lease(ws, pid, agent, LEASE_TIME, note=note)
+    except LeaseHeldError:
+        holder = lease_holder(ws, pid)
+        return holder["agent"] if holder else "another agent"
+    if remote is None:
+        return None
+    sync_ledger(ws, remote)
+    rivals = [lease for lease in experiment_leases(ws, pid) if lease["agent"] != agent]
+    if not rivals:
+        return None
+    release_lease(ws, pid, agent)
+    sync_ledger(ws, remote)  # at once: until the release arrives, ours may look the holder
+    return str(rivals[0]["agent"])
 
 
 def _own_leases(ws: Workspace, platform: str, agent: str) -> list[Proposal]:
@@ -310,38 +418,17 @@ def _own_leases(ws: Workspace, platform: str, agent: str) -> list[Proposal]:
 
 
 def _recorded(ws: Workspace, proposal: str, exclude: Iterable[Any] = ()) -> dict[int, str]:
-    """The seeds already recorded for a proposal (by a loop that was stopped): seed -> run."""
+    """The seeds already recorded for a proposal's experiment, under any of its ids (by a loop
+    that was stopped, or by another machine): seed -> run."""
     skip = {getattr(r, "record_id", r) for r in exclude}
+    key = experiment_key(proposal)
     return {
         run["seed"]: run["id"]
         for run in runs(ws)
-        if run.get("proposal") == proposal and run["id"] not in skip and run.get("seed") is not None
+        if experiment_key(run.get("proposal") or "") == key
+        and run["id"] not in skip
+        and run.get("seed") is not None
     }
-
-
-def _next_proposal(
-    ws: Workspace,
-    platform: str,
-    strategy: str,
-    agent: str,
-    turn: int,
-    pending: list[Proposal] | None = None,
-) -> Any:
-    """The next proposal, leased to this agent; None when there is nothing left to propose.
-
-    Another agent may lease the same proposal between planning and leasing: planning again
-    then sees its lease and proposes something else. `pending` are this loop's proposals in
-    flight (see plan: the constant liar)."""
-    for _ in range(LEASE_TRIES):
-        planned = plan(ws, platform, k=1, strategy=strategy, seed=turn, pending=pending)
-        if not planned:
-            return None
-        try:
-            take_lease(ws, planned[0].id, agent, LEASE_TIME, note="claimledger loop")
-        except LeaseHeldError:
-            continue
-        return planned[0]
-    return None
 
 
 def update_claims(ws: Workspace, platform: str) -> list[ClaimChange]:

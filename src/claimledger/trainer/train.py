@@ -209,10 +209,12 @@ class GPT(nn.Module):
 # modded-nanogpt and nanochat) with AdamW for the embedding and the head.
 
 
-def newton_schulz(g: torch.Tensor, steps: int = 5) -> torch.Tensor:
-    """An approximately orthogonal matrix with g's singular vectors (quintic iteration)."""
+def newton_schulz(g: torch.Tensor, steps: int = 5, bf16: bool | None = None) -> torch.Tensor:
+    """An approximately orthogonal matrix with g's singular vectors (quintic iteration).
+
+    In bf16 on GPUs (fast there), in fp32 on CPUs (bf16 is slow there); `bf16` forces one."""
     a, b, c = 3.4445, -4.7750, 2.0315
-    x = g.bfloat16() if g.is_cuda else g.float()  # bf16 is fast on GPUs, slow on CPUs
+    x = g.bfloat16() if (g.is_cuda if bf16 is None else bf16) else g.float()
     transposed = x.size(0) > x.size(1)
     if transposed:
         x = x.mT
@@ -284,6 +286,40 @@ def pick_device(choice: str) -> torch.device:
         else:
             choice = "cpu"
     return torch.device(choice)
+
+
+def setup_device(device: torch.device, threads: int) -> None:
+    """CPU: a fixed thread count and deterministic kernels (bit-for-bit per seed and thread
+    count); CUDA: TF32 matmuls."""
+    if device.type != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        return
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def use_bf16(device: torch.device) -> bool:
+    """bf16 autocast where it is fast: a CUDA GPU that supports it (on CPUs it is slower)."""
+    return device.type == "cuda" and torch.cuda.is_bf16_supported()
+
+
+def precision(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+    """The autocast context of the forward passes: bf16 on the device, or none."""
+    return torch.autocast(device.type, torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def mfu_percent(
+    flops_per_token: float, tokens_per_second: float | None, peak: float | None
+) -> float | None:
+    """Model FLOPS utilisation: the share of the device's peak FLOPS the training used."""
+    if not peak or not tokens_per_second:
+        return None
+    return 100 * flops_per_token * tokens_per_second / peak
+
+
+def device_peak(args: argparse.Namespace, device: torch.device, name: str) -> float | None:
+    """The peak FLOPS for the MFU: --peak-flops, else the table's for a known GPU."""
+    return args.peak_flops or (peak_flops(name) if device.type == "cuda" else None)
 
 
 def count_params(hp: Hyperparameters) -> int:
@@ -418,11 +454,7 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
     device = pick_device(args.device)
     summary.update(device=str(device), device_name=device_name(device))
     torch.manual_seed(args.seed)
-    if device.type == "cpu":  # bit-for-bit reproducible on CPU for a seed and thread count
-        torch.set_num_threads(args.threads)
-        torch.use_deterministic_algorithms(True)
-    else:
-        torch.backends.cuda.matmul.allow_tf32 = True
+    setup_device(device, args.threads)
     summary["threads"] = torch.get_num_threads()
     data = prepare_data(args.data, args.cache_dir)
     summary.update(corpus_summary(data))
@@ -433,8 +465,8 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
     summary.update(num_params=model.num_params(), depth=hp.depth)
     model_fn = torch.compile(model) if args.compile else model
     optimizers = build_optimizers(model, hp)
-    bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-    autocast = torch.autocast("cuda", torch.bfloat16) if bf16 else contextlib.nullcontext()
+    bf16 = use_bf16(device)
+    autocast = precision(device, bf16)
     summary["autocast"] = "bf16" if bf16 else None
 
     # Budget: the schedule runs on the share of the budget used, in either mode.
@@ -500,11 +532,8 @@ def train(args: argparse.Namespace, hp: Hyperparameters, summary: dict[str, Any]
         summary["val_bpb"] = evaluate_bpb(model_fn, data.val, device)
     tokens_per_second = timed_tokens / training_time if training_time else None
     summary["tokens_per_second"] = round(tokens_per_second, 1) if tokens_per_second else None
-    peak = args.peak_flops or (
-        peak_flops(summary["device_name"]) if device.type == "cuda" else None
-    )
-    if peak and tokens_per_second:
-        summary["mfu_percent"] = 100 * model.flops_per_token() * tokens_per_second / peak
+    peak = device_peak(args, device, summary["device_name"])
+    summary["mfu_percent"] = mfu_percent(model.flops_per_token(), tokens_per_second, peak)
 
 
 def set_lr(optimizers: list[torch.optim.Optimizer], multiplier: float) -> None:
