@@ -13,15 +13,19 @@ incumbent (lowest observed mean) minus the best true mean known. Runs-to-target:
 the incumbent's true mean is 90% of the way from the defaults to the best known.
 
 Arms. Claims planner (the library's ClaimGuided through PlanState/propose) with: no claims;
-`literature` (the offline extractor over inbox/), `blind` (hand-written priors), `placebo`
-(blind moves, random signs): all three pre-registered in bench/claims/ and checked against
-its sha256 manifest; `oracle` (true deltas of every one-knob move from the defaults, the
-ceiling); `adversarial` (true deltas with the sign flipped, confidence likely); `transfer`
-(claims the loop learned from 20 runs of the no-claims planner on task A, scored on B).
-Baselines: random search; Optuna TPE with 3 start-up trials; TPE with the blind claims'
-predicted-good moves enqueued first (enqueue_trial).
+`literature` (the offline extractor over inbox/) and `placebo` (blind moves, random signs),
+registered in bench/claims/MANIFEST.json before the table held any result; `blind`
+(bench/claims/blind_fresh.json: general priors by a fresh agent that read only the space and
+the trainer's source, registered in MANIFEST-blind-fresh.json before it was scored); the
+earlier hand-written priors, printed as `planner_blind_contaminated` (their writer had seen an
+older table) and kept out of the goals; `oracle` (true deltas of every one-knob move from the
+defaults, the ceiling); `adversarial` (true deltas with the sign flipped, confidence likely);
+`transfer` (claims the loop learned from 20 runs of the no-claims planner on task A, scored on
+B). Every arm file is checked against its manifest's sha256. Baselines: random search; Optuna
+TPE with 3 start-up trials; TPE with the blind claims' predicted-good moves enqueued first
+(enqueue_trial). Medians of runs-to-target carry a 95% bootstrap interval.
 
-    .venv/bin/python bench/planner.py               # 100 repetitions, draws docs/planner-regret.png
+    .venv/bin/python bench/planner.py  # 100 repetitions, draws docs/planner-{regret,figures}.png
     .venv/bin/python bench/planner.py --reps 5 --no-plot
 
 Prints `name: value` lines, PASS/FAIL against the goals of issue 18, then one JSON line.
@@ -59,6 +63,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLAIMS = REPO / "bench" / "claims"
 FIGURES = REPO / "bench" / "data" / "planner_figures.json"
 PLOT = REPO / "docs" / "planner-regret.png"
+FIGURES_PLOT = REPO / "docs" / "planner-figures.png"
 MAX_RUNS = 40
 TRANSFER_RUNS = 20
 TARGET_SHARE = 0.9  # of the way from the defaults to the best known config
@@ -225,6 +230,13 @@ def trajectory(
     return means, sim.trials
 
 
+def median_interval(values: list[int], draws: int = 2000) -> tuple[float, float]:
+    """A 95% bootstrap interval of the median (percentile method, fixed seed)."""
+    rng = random.Random(18)
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(draws))
+    return medians[int(0.025 * draws)], medians[int(0.975 * draws) - 1]
+
+
 def quantiles(values: list[float]) -> tuple[float, float, float]:
     q = statistics.quantiles(values, n=4, method="inclusive")
     return q[0], statistics.median(values), q[2]
@@ -379,11 +391,14 @@ def main() -> int:
         for t in (task, other)
     }
 
-    def rtt(trajs: list[list[float]], t: str) -> float:
-        return statistics.median(
+    def rtts(trajs: list[list[float]], t: str) -> list[int]:
+        return [
             next((i + 1 for i, m in enumerate(tr) if m <= target[t] + 1e-12), MAX_RUNS + 1)
             for tr in trajs
-        )
+        ]
+
+    def rtt(trajs: list[list[float]], t: str) -> float:
+        return statistics.median(rtts(trajs, t))
 
     def regret(trajs: list[list[float]], t: str, r: int) -> tuple[float, float, float]:
         return quantiles([tr[r - 1] - best[t] for tr in trajs])
@@ -412,10 +427,12 @@ def main() -> int:
             "regret": {r: c for r, c in zip((5, 10, 20, 40), cells, strict=True)},
             "curve": [quantiles([tr[i] - best[task] for tr in trajs]) for i in range(MAX_RUNS)],
             "real_share": round(reads[name], 3),
+            "runs_to_target_ci95": median_interval(rtts(trajs, task)),
         }
         text = "  ".join(f"{m:.4f} [{lo:.4f},{hi:.4f}]" for lo, m, hi in cells)
+        lo, hi = figures[name]["runs_to_target_ci95"]
         print(
-            f"  {name}: runs_to_target {rtt(trajs, task)}  regret {text}  "
+            f"  {name}: runs_to_target {rtt(trajs, task)} (95% CI {lo}-{hi})  regret {text}  "
             f"real_share {reads[name]:.2f}"
         )
     print("figure 1b: task B (transfer)")
@@ -491,6 +508,7 @@ def main() -> int:
 
 
 def plot(figures: dict[str, Any], runs: dict[str, list[list[float]]]) -> None:
+    """docs/planner-regret.png (figure 1) and docs/planner-figures.png (figures 2 and 3)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -507,10 +525,28 @@ def plot(figures: dict[str, Any], runs: dict[str, list[list[float]]]) -> None:
     ax.set_yscale("symlog", linthresh=0.01)
     ax.set_title(f"Task A, median and IQR over {figures['reps']} repetitions")
     ax.legend(fontsize=7)
+    save(fig, PLOT)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fractions = sorted(figures["sign_fraction"], key=float)
+    left.plot([float(f) for f in fractions], [figures["sign_fraction"][f] for f in fractions], "o-")
+    left.set_xlabel("fraction of claims with the right sign")
+    left.set_ylabel("median runs to target (task A)")
+    for kind, style in (("false_support", "o-"), ("false_contradiction", "s--")):
+        rates = figures["judge"][kind]
+        right.plot(list(rates), list(rates.values()), style, label=kind.replace("_", " "))
+    right.axhline(0.05, color="grey", linewidth=0.8)
+    right.set_xlabel("paired comparisons n")
+    right.set_ylabel("rate")
+    right.set_title("evidence judge against the table's effects")
+    right.legend(fontsize=8)
+    save(fig, FIGURES_PLOT)
+
+
+def save(fig: Any, path: Path) -> None:
     fig.tight_layout()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(PLOT, dpi=110)
-    print(f"plot: {PLOT.relative_to(REPO)}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    print(f"plot: {path.relative_to(REPO)}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_bench_planner_short_run_prints_every_figure(tmp_path: Path) -> None:
         "tpe3_blind_enqueued",
         "planner_none",
         "planner_blind",
+        "planner_blind_contaminated",
         "planner_literature",
         "planner_placebo",
         "planner_oracle",
@@ -44,12 +45,15 @@ def test_bench_planner_short_run_prints_every_figure(tmp_path: Path) -> None:
         assert figure in out
     assert sum(line.startswith(("PASS: ", "FAIL: ")) for line in lines) == 7
     assert "new_real_runs: 0" in lines
+    assert "(95% CI " in out
 
 
 def test_claims_arms_match_their_manifest() -> None:
     import hashlib
 
-    manifest = json.loads((BENCH / "claims" / "MANIFEST.json").read_text())["sha256"]
-    for arm, digest in manifest.items():
-        path = BENCH / "claims" / f"{arm}.json"
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, arm
+    manifests = sorted((BENCH / "claims").glob("MANIFEST*.json"))
+    assert len(manifests) == 2  # the first registration, and the fresh blind arm's
+    for manifest in manifests:
+        for arm, digest in json.loads(manifest.read_text())["sha256"].items():
+            path = BENCH / "claims" / f"{arm}.json"
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, arm

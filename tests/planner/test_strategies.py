@@ -88,18 +88,6 @@ def test_measured_effects_set_the_spread_of_unclaimed_moves() -> None:
     assert calibration(PlanState(SPACE, DEFAULT, trials[:1], noise=0.005)).effect_sd == 0.03
 
 
-def test_a_knob_that_hurt_one_way_is_tried_the_other_way_first() -> None:
-    from claimledger.planner.guided import moves
-
-    trials = [
-        Observation("0", dict(DEFAULT), 0, 3.0),
-        Observation("1", {**DEFAULT, "a": 0}, 0, 3.3),
-    ]
-    state = PlanState(SPACE, DEFAULT, trials, noise=0.005, rng=random.Random(3))
-    first = moves(state)[0]
-    assert (first.param, first.new) == ("a", 2) and first.mean < 0
-
-
 @pytest.mark.parametrize("strategy", [RandomSearch(), TPESearch(seed=1, startup=3)])
 def test_baselines_find_the_optimum_eventually(strategy: Any) -> None:
     assert search(strategy, [], limit=60) < 60

@@ -2,12 +2,14 @@
 
 Every move (one knob of the space set to another value) gets a Gaussian belief about its effect
 on val_bpb. The prior comes from the claims whose effect names that move (or its reverse,
-negated): their confidence-weighted mean, with a spread that shrinks as more and surer claims
-agree; a move no claim speaks about gets a wide prior around zero. The data are the ledger's
-comparisons of the two values (paired seeds), each with the variance of a difference of two
-runs at the platform's noise floor. The score is the posterior mean minus one posterior sd (an
-optimistic bound, so uncertain moves get their chance); the lowest score runs first.
-Wrong claims cost the runs that refute them and no more, since their weight is a few runs'.
+negated): their confidence-weighted mean, scaled by how far the runs have borne the claims out
+(the slope of measured on claimed effects over the claims tested so far, `Calibration`), with a
+spread that widens with the slope's uncertainty and with what it does not explain. A move no
+claim speaks about gets a prior around zero as wide as the effects measured so far. The data
+are the ledger's comparisons of the two values (paired seeds), each with the variance of a
+difference of two runs at the platform's noise floor. The score is the posterior mean minus one
+posterior sd (an optimistic bound, so uncertain moves get their chance); the lowest runs first.
+Wrong claims cost the runs that refute them, and then count for nothing, or for their opposite.
 """
 
 from __future__ import annotations
@@ -158,8 +160,7 @@ def prior(
         weight *= UNDER_REVIEW_WEIGHT if claim.status == "under_review" else 1.0
         weighted.append((predicted, weight, claim.title))
     if not weighted:
-        mean, sd = opposite_side(state, param, old, new) or (0.0, 0.0)
-        return mean, max(calibrated.effect_sd, sd), ()
+        return 0.0, calibrated.effect_sd, ()
     total = sum(w for _, w, _ in weighted)
     claimed = sum(d * w for d, w, _ in weighted) / total
     slope, slope_sd = calibrated.slope(param)
@@ -167,32 +168,6 @@ def prior(
     sd = math.sqrt((slope_sd * claimed) ** 2 + spread**2 + calibrated.excess**2)
     mean = slope * claimed
     return mean, sd, tuple(x for _, _, x in weighted)
-
-
-REFLECTION = 0.5  # how much of the other direction's effect, reversed, a move is expected to have
-
-
-def opposite_side(state: PlanState, param: str, old: Any, new: Any) -> tuple[float, float] | None:
-    """(mean, sd) of a move from the runs that moved the knob the other way from the same
-    value, or None when there are none.
-
-    A numeric knob's effect is expected to be monotone near its current value: when going up
-    cost a lot, going down is worth a run soon, and when it paid, going down is not. Only a
-    share of the effect is carried over (a tuned value is worse both ways), and the spread
-    grows with it, so a large effect elsewhere makes a move more uncertain, never certain."""
-    values = state.space.get(param, [])
-    if not _numeric(old) or not _numeric(new) or not all(map(_numeric, values)):
-        return None
-    other_side = [v for v in values if (v - old) * (new - old) < 0]
-    measured = [d for v in other_side for d in comparisons(state.trials, param, old, v)[0]]
-    if not measured:
-        return None
-    mean = -REFLECTION * statistics.fmean(measured)
-    return mean, max(UNKNOWN_EFFECT_SD, abs(mean))
-
-
-def _numeric(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def belief(state: PlanState, param: str, new: Any, calibrated: Calibration | None = None) -> Move:
