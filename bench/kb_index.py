@@ -31,6 +31,7 @@ import os
 import pstats
 import random
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -363,6 +364,13 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, result
 
 
+def cpu_seconds() -> float:
+    """CPU time used so far by this process and by its finished children (index workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def median_time(fn: Callable[[], Any], runs: int) -> float:
     return statistics.median(timed(fn)[0] for _ in range(runs))
 
@@ -374,15 +382,25 @@ def measure_cold_and_naive(ws: Workspace, paths: list[str], rounds: int) -> dict
     import frontmatter  # noqa: F401  (imported before timing, as ours are)
     import networkx  # noqa: F401
 
-    cold, naive, edges = [], [], 0
+    cold, naive, cold_cpu, naive_cpu, edges = [], [], [], [], 0
     for _ in range(rounds):
         shutil.rmtree(ws.cache_dir, ignore_errors=True)
+        before = cpu_seconds()
         seconds, stats = timed(lambda: refresh_index(ws))
         assert stats.added == len(paths), stats
         cold.append(seconds)
+        cold_cpu.append(cpu_seconds() - before)
+        before = cpu_seconds()
         seconds, edges = timed(lambda: naive_loop(ws.root, paths))
         naive.append(seconds)
+        naive_cpu.append(cpu_seconds() - before)
     return {
+        # CPU time (this process and its workers): what the machine's other jobs barely change
+        "cold_cpu_s": statistics.median(cold_cpu),
+        "naive_cpu_s": statistics.median(naive_cpu),
+        "cold_cpu_over_naive_cpu": statistics.median(
+            c / n for c, n in zip(cold_cpu, naive_cpu, strict=True)
+        ),
         "cold_index_s": statistics.median(cold),
         "naive_s": statistics.median(naive),
         "cold_over_naive": statistics.median(c / n for c, n in zip(cold, naive, strict=True)),

@@ -57,3 +57,20 @@ def test_claims_arms_match_their_manifest() -> None:
         for arm, digest in json.loads(manifest.read_text())["sha256"].items():
             path = BENCH / "claims" / f"{arm}.json"
             assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, arm
+
+
+def test_an_arm_edited_after_registration_is_not_scored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(BENCH))
+    import planner
+
+    for path in (BENCH / "claims").glob("*.json"):
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(planner, "CLAIMS", tmp_path)
+    assert planner.load_arm("blind_fresh")  # registered and unchanged: scored
+    edited = json.loads((tmp_path / "blind_fresh.json").read_text())
+    edited["claims"][0]["delta"] = -0.5
+    (tmp_path / "blind_fresh.json").write_text(json.dumps(edited))
+    with pytest.raises(SystemExit, match="does not match"):
+        planner.load_arm("blind_fresh")

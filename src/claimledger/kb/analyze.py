@@ -127,7 +127,9 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
         "norm_path": normalize_key(result.path),
     }
     result.keys = _keys(stem, title, scan.h1, metadata.get("aliases"))
-    links = [("link", link) for link in scan.links] + _field_links(metadata)
+    # No "[[" anywhere in the JSON: no property can hold a [[link]] (JSON escapes no bracket).
+    property_links = "[[" in result.metadata_json
+    links = [("link", link) for link in scan.links] + _field_links(metadata, property_links)
     result.link_rows = [_link_row(kind, link) for kind, link in links]
     result.problems = list(note.problems) + _schema_problems(note_type, metadata, schemas_dir, note)
     # An unreadable frontmatter (too large, unclosed, not UTF-8) is reported as such already.
@@ -160,7 +162,9 @@ def _keys(stem: str, title: str, h1: str | None, aliases: Any) -> list[tuple[str
     return sorted(best.items())
 
 
-def _field_links(metadata: dict[str, Any]) -> list[tuple[str, Link]]:
+def _field_links(metadata: dict[str, Any], property_links: bool = True) -> list[tuple[str, Link]]:
+    """Links named by frontmatter fields; the other properties are searched for [[links]] only
+    when `property_links`."""
     links = []
     for name, kind in LINK_FIELDS.items():
         if name in metadata:
@@ -169,6 +173,8 @@ def _field_links(metadata: dict[str, Any]) -> list[tuple[str, Link]]:
     if isinstance(provenance, dict):
         sources = provenance.get("sources") or []
         links.extend(("provenance", link) for link in frontmatter_links(sources))
+    if not property_links:
+        return links
     for name, value in metadata.items():  # any other property: its [[links]], as in Obsidian
         if name not in LINK_FIELDS and name != "provenance":
             links.extend(("link", link) for link in _property_links(value))

@@ -164,7 +164,10 @@ class PlainSafeLoader(BaseSafeLoader):
             if tag == STR_TAG:
                 return node.value
             if tag in SCALAR_TAGS:
-                return self.yaml_constructors[tag](self, node)
+                try:
+                    return self.yaml_constructors[tag](self, node)
+                except Exception as exc:  # PyYAML's own pass fails first elsewhere, or here
+                    raise _NotPlain from exc
             raise _NotPlain  # an unknown tag
         if id(node) in seen:  # an alias to a collection, which may even contain itself
             raise _NotPlain
