@@ -51,6 +51,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the local LLM server lives with the tests
 from tests.inbox.llm_server import LLMServer, Reply  # noqa: E402
 
+sys.path.insert(0, str(REPO / "bench"))  # one teleo-sample layout for every bench
+from inbox_quality import CONFIG as TELEO_CONFIG  # noqa: E402
+from inbox_quality import TELEO  # noqa: E402
+
 KNOBS = ("warmup", "weight decay", "the batch size", "the learning rate", "depth", "width")
 VERBS = ("lowers", "raises", "barely changes")
 LATENCY = 0.25
@@ -146,14 +150,6 @@ def llm_rate(folder: Path, count: int, concurrency: int) -> float:
         return count / (time.perf_counter() - start)
 
 
-TELEO = REPO.parent / "shared" / "fixtures" / "teleo-sample"
-TELEO_CONFIG = """\
-[layout]
-claims = ["domains/**/*.md", "core/**/*.md", "foundations/**/*.md"]
-sources = ["inbox/archive/**/*.md"]
-claims_dir = "domains"
-inbox_dir = "inbox/archive"
-"""
 DEFAULT_MODEL = REPO / "src" / "claimledger" / "data" / "extractor-model.json"
 MATCH = 0.6
 TFIDF_CUES = re.compile(
