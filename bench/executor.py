@@ -65,15 +65,21 @@ def batch(kind: str, parallel: int, jobs: list[Job], cache: Path) -> dict[str, A
     if crashed:
         sys.exit(f"runs crashed: {crashed[:2]}")
     summaries = [d.result.summary for d in done]
+    # Ray's workers are not this process's children: their CPU time is not in its rusage.
+    seen = kind == "local"
     return {
         "wall": wall,
-        "cores": cpu / wall,
-        "cpu_per_run": cpu / len(done),
+        "cores": cpu / wall if seen else None,
+        "cpu_per_run": cpu / len(done) if seen else None,
         "overheads": [d.overhead for d in done],
         "process_s": statistics.fmean(d.result.duration for d in done),
         "training_s": statistics.fmean(s["training_seconds"] for s in summaries),
         "load": load(),
     }
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def jobs(runs: int, tokens: int) -> list[Job]:
@@ -92,9 +98,9 @@ def one_round(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
         "sequential_load": sequential["load"],
         "parallel_s": round(parallel["wall"], 2),
         "parallel_load": parallel["load"],
-        "cores_sequential": round(sequential["cores"], 2),
-        "cores_parallel": round(parallel["cores"], 2),
-        "cpu_per_run_s": [round(sequential["cpu_per_run"], 2), round(parallel["cpu_per_run"], 2)],
+        "cores_sequential": rounded(sequential["cores"]),
+        "cores_parallel": rounded(parallel["cores"]),
+        "cpu_per_run_s": [rounded(sequential["cpu_per_run"]), rounded(parallel["cpu_per_run"])],
         "speedup": round(sequential["wall"] / parallel["wall"], 3),
         "overhead_per_task_ms": round(1000 * statistics.fmean(parallel["overheads"]), 1),
         "run_process_s": round(sequential["process_s"], 2),
