@@ -191,11 +191,37 @@ def test_a_parallel_build_that_fails_leaves_nothing_behind(
     assert stats.added == stats.files > 450 and count(ws, "links") >= 450
 
 
-def test_a_full_build_turns_full_text_merging_back_on(workspace: Path) -> None:
+def search_built(ws: Workspace) -> bool:
+    with open_index(ws, refresh=False) as conn:
+        return conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[
+            0
+        ] == len(kb_index.SEARCH_TRIGGERS)
+
+
+def test_search_is_built_by_the_first_search_with_merging_back_on(workspace: Path) -> None:
     ws = Workspace.open(workspace)
     for rebuild in (False, True):  # a first build, then a rebuild in place
         refresh_index(ws, rebuild=rebuild)
+        assert not search_built(ws) and count(ws, "notes_fts_docsize") == 0
         with open_index(ws, refresh=False) as conn:
+            assert search_notes(conn, "warmup")
             settings = dict(conn.execute("SELECT k, v FROM notes_fts_config WHERE k LIKE '%merge'"))
             assert settings == kb_index.FTS_MERGING_DEFAULT
-            assert search_notes(conn, "warmup")
+        assert search_built(ws) and count(ws, "notes_fts_docsize") == count(ws, "notes")
+
+
+def test_a_built_search_follows_edits_and_removals(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    victim, gone = sorted((workspace / "kb").rglob("*.md"))[:2]
+    write(gone, gone.read_text() + "\nOnly here: quokka.\n")
+    with open_index(ws) as conn:
+        assert [h["path"] for h in search_notes(conn, "quokka")] == [ws.relative(gone)]
+    victim.write_text(victim.read_text() + "\nNew words: zyzzyva.\n")
+    gone.unlink()
+    with open_index(ws) as conn:
+        assert [h["path"] for h in search_notes(conn, "zyzzyva")] == [ws.relative(victim)]
+        assert search_notes(conn, "quokka") == []
+        check = conn.execute(
+            "INSERT INTO notes_fts (notes_fts, rank) VALUES ('integrity-check', 1)"
+        )
+        assert check.rowcount == 1  # FTS5 raises when its index disagrees with the texts

@@ -32,7 +32,13 @@ MIN_CHUNK = 100
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 PARENT_POLL_S = 0.5  # where Linux cannot signal a worker, it looks for its parent this often
 # The index tables a batch fills, with the column that names the note in each.
-ROW_TABLES = {"notes": "id", "keys": "note_id", "links": "note_id", "problems": "note_id"}
+ROW_TABLES = {
+    "notes": "id",
+    "keys": "note_id",
+    "links": "note_id",
+    "problems": "note_id",
+    "texts": "id",
+}
 ROW_TABLES_SQL = """
 CREATE TABLE IF NOT EXISTS notes(
     id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, role TEXT, type TEXT, stem TEXT,
@@ -44,9 +50,8 @@ CREATE TABLE IF NOT EXISTS links(
     embed INTEGER);
 CREATE TABLE IF NOT EXISTS problems(
     note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
+CREATE TABLE IF NOT EXISTS texts(id INTEGER PRIMARY KEY, title TEXT, body TEXT);
 """
-# The text the writer feeds to full-text search (FTS5 tables cannot be copied ready-made).
-BATCH_SQL = ROW_TABLES_SQL + "CREATE TABLE search(id INTEGER PRIMARY KEY, title TEXT, body TEXT);"
 NOTE_COLUMNS = [
     "type",
     "stem",
@@ -158,7 +163,7 @@ def _batch_data(
     analyzed = enumerate(analyze_files(root, chunk, schemas_dir), first_id)
     numbered = [(note_id, note) for note_id, note in analyzed if note is not None]
     with closing(sqlite3.connect(":memory:")) as conn:
-        conn.executescript(BATCH_SQL)
+        conn.executescript(ROW_TABLES_SQL)
         with conn:
             _write_rows(conn, numbered)
         return conn.serialize()
@@ -212,6 +217,6 @@ def _write_rows(conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote
         [(i, p.code, p.message, p.line) for i, n in numbered for p in n.problems],
     )
     conn.executemany(
-        "INSERT INTO search VALUES (?, ?, ?)",
+        "INSERT INTO texts VALUES (?, ?, ?)",
         [(i, n.fields["title"], n.search_text) for i, n in numbered],
     )

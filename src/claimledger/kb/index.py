@@ -32,7 +32,7 @@ from claimledger.workspace import VaultFiles, Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 5  # 5: embeds, attachments, property links; 4: unclosed frontmatter, ...
+INDEX_VERSION = 6  # 6: full-text search built on first use; 5: embeds, attachments, ...
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 # Page caches (negative: KiB): a large one for incremental updates, which touch index pages all
@@ -41,10 +41,10 @@ LOCK_NAME = "index.lock"
 CACHE_KIB = -65536
 LOAD_CACHE_KIB = -8192
 PAGE_SIZE = 16384  # for new files: fewer, larger pages write and read faster here
-# FTS5 merges its index segments as rows arrive. A full load turns the gradual merges off,
-# which saves a fifth of the full-text work, then back on, so that later updates merge the
-# segments bit by bit. (Putting off the "crisis" merges too saved more, but left the first
-# update after the load to do them all: 0.6 s instead of 0.25 s on 25,000 notes.)
+# FTS5 merges its index segments as rows arrive. Building the search index turns the gradual
+# merges off, which saves a fifth of the full-text work, then back on, so that later updates
+# merge the segments bit by bit. (Putting off the "crisis" merges too saved more, but left the
+# first update after the build to do them all: 0.6 s instead of 0.25 s on 25,000 notes.)
 FTS_MERGING_DEFAULT = {"automerge": 4}
 FTS_MERGING_LOAD = {"automerge": 0}
 # A full load builds the secondary indexes once each worker has this many batches left: the
@@ -57,9 +57,19 @@ TABLES_SQL = (
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS attachments(path TEXT PRIMARY KEY, name TEXT, norm_path TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2');
+    title, body, content = 'texts', content_rowid = 'id',
+    tokenize = 'porter unicode61 remove_diacritics 2');
 """
 )
+# Full-text search is built on the first search, not by every index build: tokenising the text
+# is a third of a cold index's work, and most commands (lint, show, brief) never search. Once
+# built, these triggers keep it in step with the texts table; they exist only while it is built.
+SEARCH_TRIGGERS = {
+    "texts_searchable": "AFTER INSERT ON texts BEGIN INSERT INTO notes_fts (rowid, title, body)"
+    " VALUES (new.id, new.title, new.body); END",
+    "texts_unsearchable": "AFTER DELETE ON texts BEGIN INSERT INTO notes_fts"
+    " (notes_fts, rowid, title, body) VALUES ('delete', old.id, old.title, old.body); END",
+}
 # Secondary indexes, by name (created after the tables, and after the rows on a fresh build).
 INDEXES = {
     "keys_key": "keys(key)",
@@ -269,12 +279,32 @@ def _load_all(
     # Built once, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
         conn.execute(f"DROP INDEX IF EXISTS {name}")
-    _set_fts_merging(conn, FTS_MERGING_LOAD)
     _merge_files(conn, ws, vault.notes, {}, progress, stats, build_indexes=True)
     _sync_attachments(conn, vault.attachments)
-    _set_fts_merging(conn, FTS_MERGING_DEFAULT)
     _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+
+
+def ensure_search_index(conn: sqlite3.Connection) -> None:
+    """Build full-text search over the indexed texts, unless it is built already (one write
+    transaction: a concurrent reader or builder sees it built or not at all)."""
+    if _search_built(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    with conn:
+        if _search_built(conn):  # another process built it while this one waited
+            return
+        _set_fts_merging(conn, FTS_MERGING_LOAD)
+        conn.execute("INSERT INTO notes_fts (notes_fts) VALUES ('rebuild')")
+        _set_fts_merging(conn, FTS_MERGING_DEFAULT)
+        for name, body in SEARCH_TRIGGERS.items():
+            conn.execute(f"CREATE TRIGGER {name} {body}")
+
+
+def _search_built(conn: sqlite3.Connection) -> bool:
+    names = ", ".join("?" * len(SEARCH_TRIGGERS))
+    sql = f"SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger' AND name IN ({names})"
+    return conn.execute(sql, list(SEARCH_TRIGGERS)).fetchone()[0] == len(SEARCH_TRIGGERS)
 
 
 def _set_fts_merging(conn: sqlite3.Connection, settings: dict[str, int]) -> None:
@@ -373,10 +403,6 @@ def _merge_files(
         _reconcile(conn, known, stats)
         for table in ROW_TABLES:
             conn.execute(f"INSERT INTO main.{table} SELECT * FROM batch.{table}")
-        conn.execute(
-            "INSERT INTO main.notes_fts (rowid, title, body)"
-            " SELECT id, title, body FROM batch.search"
-        )
         if build_indexes and batch.remaining < INDEX_BUILD_LEAD * worker_count():
             _create_indexes(conn)
             build_indexes = False
@@ -418,8 +444,7 @@ def _remove_notes(
 
 def _delete_note(conn: sqlite3.Connection, note_id: int, schema: str = "main") -> None:
     """Delete a note's rows from the index, or from the batch being copied in."""
-    text_table = ("notes_fts", "rowid") if schema == "main" else ("search", "id")
-    for table, column in [*ROW_TABLES.items(), text_table]:
+    for table, column in ROW_TABLES.items():
         conn.execute(f"DELETE FROM {schema}.{table} WHERE {column} = ?", (note_id,))
 
 

@@ -9,6 +9,7 @@ import sqlite3
 from typing import Any, NamedTuple
 
 from claimledger.errors import AmbiguousError, InvalidArgumentError, NotFoundError
+from claimledger.kb.index import ensure_search_index
 from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import read_note
 from claimledger.kb.resolve import Resolver, link_rows
@@ -173,6 +174,7 @@ def search_notes(
     match = fts_query(query)
     if not match:
         return []
+    ensure_search_index(conn)
     sql = (
         f"SELECT {', '.join('n.' + f.strip() for f in SUMMARY_FIELDS.split(','))},"
         " snippet(notes_fts, 1, '[', ']', ' … ', 12) AS snippet, bm25(notes_fts, 5.0, 1.0) AS rank"
