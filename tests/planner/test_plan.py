@@ -32,19 +32,26 @@ def ws(workspace: Path) -> Workspace:
     return ws
 
 
-def test_first_proposal_tests_the_claim_that_predicts_most(ws: Workspace) -> None:
-    proposals = plan(ws, PLATFORM, k=2, today=DAY)
-    first = proposals[0]
+BATCH_CLAIM = (
+    "[[Halving the batch to 8 sequences lowers val_bpb in a short CPU run "
+    "because the critical batch size starts small]]"
+)
+
+
+def test_first_proposals_stack_the_claims_then_test_the_one_that_predicts_most(
+    ws: Workspace,
+) -> None:
+    stack, first = plan(ws, PLATFORM, k=2, today=DAY)
+    assert len(stack.config_diff) >= 3 and stack.config_diff["batch_size"] == [16, 8]
+    assert stack.why == "exploration" and BATCH_CLAIM in stack.tests
+    assert stack.expected["delta"] < first.expected["delta"] < 0
     assert first.config_diff == {"batch_size": [16, 8]} and first.set == {"batch_size": 8}
-    assert first.why == "value-of-information" and first.expected["delta"] < 0
-    assert first.tests == [
-        "[[Halving the batch to 8 sequences lowers val_bpb in a short CPU run "
-        "because the critical batch size starts small]]"
-    ]
+    assert first.why == "value-of-information"
+    assert first.tests == [BATCH_CLAIM]
     assert first.tests[0] in first.body and first.id in first.body
     meta = json_safe(read_note(first.path).metadata)
     assert validation_errors(ws.schemas_dir, "proposal", meta) == []
-    assert len({p.id for p in proposals}) == 2
+    assert stack.id != first.id
 
 
 def test_answered_and_leased_configs_are_never_proposed_again(ws: Workspace) -> None:

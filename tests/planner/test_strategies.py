@@ -51,7 +51,17 @@ WRONG = [claim("a", 1, 0, -0.1), claim("b", 1, 2, -0.08), claim("c", 0, 1, 0.05)
 
 
 def test_good_claims_lead_straight_to_the_optimum() -> None:
-    assert search(ClaimGuided(), GOOD) == 4  # the defaults, then one run per claim
+    assert search(ClaimGuided(), GOOD) == 2  # the defaults, then every claimed move at once
+
+
+def test_a_stack_needs_three_helpful_knobs() -> None:
+    from claimledger.planner.guided import moves, stack_move
+
+    state = PlanState(SPACE, DEFAULT, [], GOOD[:2], noise=0.005)
+    assert stack_move(state, moves(state)) is None  # two knobs: the pair and singles cover it
+    state.claims = GOOD
+    stack = stack_move(state, moves(state))
+    assert stack is not None and stack.config(DEFAULT) == {"a": 2, "b": 0, "c": 1}
 
 
 def test_wrong_claims_are_refuted_and_the_optimum_still_found() -> None:
@@ -101,8 +111,8 @@ def test_two_knob_moves_when_no_single_knob_pays() -> None:
     trials = [Observation(f"{i}", dict(base), i, 2.8 + 0.001 * i) for i in range(2)]
     state = PlanState(space=SPACE, base=base, trials=trials, noise=0.01)
     pairs = pair_moves(state, moves(state))
-    assert pairs and all(p.first.param != p.second.param for p in pairs)
-    assert pairs[0].sd > max(pairs[0].first.sd, pairs[0].second.sd)
+    assert pairs and all(p.parts[0].param != p.parts[1].param for p in pairs)
+    assert pairs[0].sd > max(m.sd for m in pairs[0].parts)
 
 
 def test_a_claim_measured_on_these_runs_is_not_counted_again_as_prior() -> None:

@@ -203,46 +203,69 @@ def moves(state: PlanState) -> list[Move]:
 
 
 @dataclass(frozen=True)
-class PairMove:
-    """Two one-knob moves at once, for when no single knob pays any more."""
+class Combined:
+    """Several one-knob moves at once: a pair when no single knob pays any more, or the stack
+    of every move believed to help, which may beat taking them one run at a time."""
 
-    first: Move
-    second: Move
+    parts: tuple[Move, ...]
 
     @property
     def mean(self) -> float:
-        return self.first.mean + self.second.mean
+        return sum(m.mean for m in self.parts)
 
     @property
     def sd(self) -> float:
-        # their interaction is unknown: a wide term on top of the two beliefs
-        return math.sqrt(self.first.sd**2 + self.second.sd**2 + UNKNOWN_EFFECT_SD**2)
+        # how the knobs interact is unknown: a wide term per knob beyond the first
+        spreads = sum(m.sd**2 for m in self.parts)
+        return math.sqrt(spreads + (len(self.parts) - 1) * UNKNOWN_EFFECT_SD**2)
 
     @property
     def score(self) -> float:
         return self.mean - OPTIMISM * self.sd
 
+    def config(self, base: dict[str, Any]) -> dict[str, Any]:
+        return {**base, **{m.param: m.new for m in self.parts}}
 
-def pair_moves(state: PlanState, ones: list[Move], top: int = 6) -> list[PairMove]:
+
+def pair_moves(state: PlanState, ones: list[Move], top: int = 6) -> list[Combined]:
     """Two-knob moves from the best one-knob ones (not yet run), best score first."""
     found = []
     for i, a in enumerate(ones[:top]):
         for b in ones[i + 1 : top]:
-            config = {**state.base, a.param: a.new, b.param: b.new}
-            if a.param != b.param and state.allowed(config) and not state.runs_of(config):
-                found.append(PairMove(a, b))
+            pair = Combined((a, b))
+            if a.param != b.param and _untried(state, pair):
+                found.append(pair)
     return sorted(found, key=lambda m: m.score)
 
 
+def stack_move(state: PlanState, ones: list[Move]) -> Combined | None:
+    """Every knob's best move that is expected to help by more than the noise, at once (three
+    knobs or more, not run yet); None when there is no such stack."""
+    best: dict[str, Move] = {}
+    for move in ones:  # best score first: the first move of a knob is its best
+        if move.mean < -max(state.noise, MIN_NOISE):
+            best.setdefault(move.param, move)
+    stack = Combined(tuple(best.values()))
+    return stack if len(stack.parts) >= 3 and _untried(state, stack) else None
+
+
+def _untried(state: PlanState, combined: Combined) -> bool:
+    config = combined.config(state.base)
+    return state.allowed(config) and not state.runs_of(config)
+
+
 class ClaimGuided:
-    """The claimledger planner: claims as priors, runs as data, one knob at a time, then two
-    when no single knob pays."""
+    """The claimledger planner: claims as priors, runs as data, one knob at a time; every
+    helpful knob at once when that promises more; two when no single knob pays."""
 
     name = "claims"
 
     def propose(self, state: PlanState, k: int) -> list[Candidate]:
         found: list[Candidate] = []
         ones = moves(state)
+        stack = stack_move(state, ones)
+        if stack is not None and (not ones or stack.score < ones[0].score):
+            found.append(self._combined(state, stack, "Every knob believed to help, at once"))
         for move in ones:
             if len(found) >= k or move.score >= 0:
                 break
@@ -253,30 +276,30 @@ class ClaimGuided:
         for pair in pair_moves(state, ones):
             if len(found) >= k or pair.score >= 0:
                 break
-            config = {**state.base, pair.first.param: pair.first.new}
-            config[pair.second.param] = pair.second.new
-            argument = (
-                f"No single knob is expected to help any more; {pair.first.param} "
-                f"-> {pair.first.new} with {pair.second.param} -> {pair.second.new} is expected "
-                f"to change val_bpb by {pair.mean:+.4f} ± {pair.sd:.4f} (interaction unknown)."
-            )
-            tests = pair.first.tests + pair.second.tests
-            found.append(
-                Candidate(
-                    config,
-                    diff(state.base, config),
-                    "exploration",
-                    tests,
-                    round(pair.mean, 6),
-                    argument,
-                )
-            )
+            found.append(self._combined(state, pair, "No single knob is expected to help any more"))
         while len(found) < k:
             config = random_config(state)
             if config is None or any(identity(c.config) == identity(config) for c in found):
                 break
             found.append(Candidate(config, diff(state.base, config), "exploration"))
         return found[:k]
+
+    def _combined(self, state: PlanState, combined: Combined, reason: str) -> Candidate:
+        config = combined.config(state.base)
+        changes = " with ".join(f"{m.param} -> {m.new}" for m in combined.parts)
+        argument = (
+            f"{reason}: {changes} is expected to change val_bpb by {combined.mean:+.4f} "
+            f"± {combined.sd:.4f} (interactions unknown)."
+        )
+        tests = tuple(t for m in combined.parts for t in m.tests)
+        return Candidate(
+            config,
+            diff(state.base, config),
+            "exploration",
+            tests,
+            round(combined.mean, 6),
+            argument,
+        )
 
     def _candidate(self, state: PlanState, move: Move) -> Candidate:
         config = {**state.base, move.param: move.new}
