@@ -13,22 +13,24 @@ trains the most-read ones for real, and plays again, until the budget is spent. 
 lazy table of the issue: real runs where the strategies go, in the order they go there.
 
     .venv/bin/python bench/build_planner_table.py --max-new-runs 200
-    nice -n 19 .venv/bin/python bench/build_planner_table.py --from-reads --max-new-runs 600
+    .venv/bin/python bench/build_planner_table.py --from-reads --max-new-runs 2000 --jobs 2
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from plannerbench.space import SEEDS, SPACE, TASKS, canonical, defaults
-from plannerbench.table import Table
+from plannerbench.table import Table, run_point
 
 RANDOM_STARTS = 8
 
@@ -62,7 +64,7 @@ def fill_design(table: Table, budget: int) -> list[dict]:
     return points
 
 
-def fill_from_reads(table: Table, budget: int, reps: int, per_round: int) -> None:
+def fill_from_reads(table: Table, budget: int, reps: int, per_round: int, jobs: int) -> None:
     """Train the points the bench's strategies read from the surrogate, most-read first."""
     import planner
 
@@ -75,13 +77,24 @@ def fill_from_reads(table: Table, budget: int, reps: int, per_round: int) -> Non
         planner.transfer_runs(table, "A", "B", reps)
         table.budget = budget_left
         wanted = [point for point, _ in table.misses.most_common(per_round)]
+        wanted = wanted[: budget - table.new_runs]
         print(f"round: {sum(table.misses.values())} surrogate reads, training {len(wanted)}")
         if not wanted:
             return
-        for task, config, seed in wanted:
-            if table.new_runs >= budget:
-                return
-            table.train(task, json.loads(config), seed)
+        train_all(table, [(task, json.loads(config), seed) for task, config, seed in wanted], jobs)
+
+
+def train_all(table: Table, points: list[tuple[str, dict, int]], jobs: int) -> None:
+    """Train points in `jobs` processes (one thread each); this process caches each result as
+    it arrives, so an interrupted fill keeps what it finished."""
+    if jobs < 2:
+        for point in points:
+            table.train(*point)
+        return
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(run_point, *point): point for point in points}
+        for future in as_completed(futures):
+            table.store(*futures[future], future.result())
 
 
 def main() -> int:
@@ -90,12 +103,13 @@ def main() -> int:
     parser.add_argument("--from-reads", action="store_true", help="then train what the bench reads")
     parser.add_argument("--reps", type=int, default=100, help="repetitions played per round")
     parser.add_argument("--per-round", type=int, default=40, help="points trained per round")
+    parser.add_argument("--jobs", type=int, default=1, help="trainer processes at once")
     args = parser.parse_args()
     table = Table(max_new_runs=args.max_new_runs)
     start = time.time()
     points = fill_design(table, args.max_new_runs)
     if args.from_reads:
-        fill_from_reads(table, args.max_new_runs, args.reps, args.per_round)
+        fill_from_reads(table, args.max_new_runs, args.reps, args.per_round, args.jobs)
     runs = table.data["runs"]
     print(f"design_points: {len(points)}")
     print(f"cached_runs: {len(runs)}")

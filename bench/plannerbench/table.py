@@ -19,7 +19,9 @@ are cached, else the surrogate's mean.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import itertools
 import json
 import os
@@ -54,6 +56,32 @@ def trainer_sha256() -> str:
     return hashlib.sha256(TRAIN_PY.read_bytes()).hexdigest()
 
 
+def run_point(task: str, config: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Train one point with the real trainer, in this process, on one thread: its record."""
+    from claimledger.trainer import train
+
+    start = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        summary_path = Path(tmp) / "summary.json"
+        argv = ["--token-budget", str(TASKS[task]), "--seed", str(seed), "--device", "cpu"]
+        argv += ["--threads", "1", "--cache-dir", str(REPO / ".claimledger")]
+        argv += ["--summary-json", str(summary_path)]
+        for k, v in config.items():
+            argv += ["--set", f"{k}={v}"]
+        with contextlib.redirect_stdout(io.StringIO()):  # the trainer's report: not needed here
+            train.main(argv)
+        summary = json.loads(summary_path.read_text())
+    if summary.get("crash_kind") in ("killed", "interrupted", "timeout", "oom", "error"):
+        raise SystemExit(f"the trainer was stopped ({summary.get('crash_reason')}): not cached")
+    bpb = summary.get("val_bpb") if summary["status"] == "ok" else None
+    return {
+        "val_bpb": float(bpb) if bpb is not None and np.isfinite(bpb) else CRASH_BPB,
+        "status": summary["status"],
+        "seconds": round(time.time() - start, 2),
+        "trainer_sha256": summary.get("train_py_sha256"),
+    }
+
+
 class Table:
     def __init__(self, path: Path = CACHE, max_new_runs: int = 0, verbose: bool = True) -> None:
         self.path, self.budget, self.verbose = path, max_new_runs, verbose
@@ -83,34 +111,17 @@ class Table:
 
     def train(self, task: str, config: dict[str, Any], seed: int) -> float:
         """Run the real trainer for one point (and cache it)."""
-        from claimledger.trainer import train
+        return self.store(task, config, seed, run_point(task, config, seed))
 
-        start = time.time()
-        with tempfile.TemporaryDirectory() as tmp:
-            summary_path = Path(tmp) / "summary.json"
-            argv = ["--token-budget", str(TASKS[task]), "--seed", str(seed), "--device", "cpu"]
-            argv += ["--threads", "1", "--cache-dir", str(REPO / ".claimledger")]
-            argv += ["--summary-json", str(summary_path)]
-            for k, v in config.items():
-                argv += ["--set", f"{k}={v}"]
-            train.main(argv)
-            summary = json.loads(summary_path.read_text())
-        if summary.get("crash_kind") in ("killed", "interrupted", "timeout", "oom", "error"):
-            raise SystemExit(f"the trainer was stopped ({summary.get('crash_reason')}): not cached")
-        bpb = summary.get("val_bpb") if summary["status"] == "ok" else None
-        value = float(bpb) if bpb is not None and np.isfinite(bpb) else CRASH_BPB
-        self.data["runs"][_key(task, config, seed)] = {
-            "val_bpb": value,
-            "status": summary["status"],
-            "seconds": round(time.time() - start, 2),
-            "trainer_sha256": summary.get("train_py_sha256"),
-        }
+    def store(self, task: str, config: dict[str, Any], seed: int, run: dict[str, Any]) -> float:
+        """Cache a point's run (from run_point, maybe in another process) and save at once."""
+        self.data["runs"][_key(task, config, seed)] = run
         self.new_runs += 1
         self._models.pop(task, None)
         self.save()
         if self.verbose:
-            print(f"  trained {task} seed {seed} {canonical(config)}: {value:.4f}", flush=True)
-        return value
+            print(f"  trained {task} seed {seed} {canonical(config)}: {run['val_bpb']:.4f}")
+        return run["val_bpb"]
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
