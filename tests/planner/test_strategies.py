@@ -137,3 +137,17 @@ def test_ties_are_broken_at_random() -> None:
         state.rng = random.Random(seed)
         firsts.add((moves(state)[0].param, moves(state)[0].new))
     assert len(firsts) > 1
+
+
+def test_the_search_goes_global_when_no_one_knob_move_pays() -> None:
+    trials = [
+        Observation(str(i), {**DEFAULT, "a": a}, i, truth({**DEFAULT, "a": a}))
+        for i, a in enumerate([1, 0, 2])
+    ]
+    state = PlanState(SPACE, {**DEFAULT, "a": 2}, trials, noise=0.005, rng=random.Random(3))
+    proposed = ClaimGuided().propose(state, 2)
+    assert len(proposed) == 2 and all("Optuna TPE over all 3 runs" in c.argument for c in proposed)
+    assert all(not state.runs_of(c.config) for c in proposed)
+    state.claims = [claim("b", 1, 0, -0.08)]  # a claimed gain of 16x the noise: stay local
+    first = ClaimGuided().propose(state, 1)[0]
+    assert first.tests == ("b 1->0",) and first.config == {"a": 2, "b": 0, "c": 0}

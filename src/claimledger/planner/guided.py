@@ -10,6 +10,9 @@ are the ledger's comparisons of the two values (paired seeds), each with the var
 difference of two runs at the platform's noise floor. The score is the posterior mean minus one
 posterior sd (an optimistic bound, so uncertain moves get their chance); the lowest runs first.
 Wrong claims cost the runs that refute them, and then count for nothing, or for their opposite.
+When no one-knob move is expected to gain half the noise floor (no claim speaks, or the claims
+are used up), the search goes global: Optuna TPE over every run proposes, as a local search
+stalls where the remaining gain needs several knobs whose single effects are within the noise.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from claimledger.planner.evidence import NULL_CLAIM, comparisons, identity
@@ -28,11 +31,17 @@ from claimledger.planner.strategies import (
     UNKNOWN_EFFECT_SD,
     Candidate,
     PlanState,
+    TPESearch,
     diff,
     random_config,
 )
 
 MIN_NOISE = 0.005  # bpb: a floor under the measured noise, which can be 0 with few runs
+# Below this share of the noise floor, a one-knob move's expected gain no longer pays for a
+# run: the search goes global (TPE over all runs), where a local search of one-knob moves
+# stalls on the planner benchmark.
+LOCAL_GAIN = 0.5
+TPE_STARTUP = 3
 
 
 @dataclass(frozen=True)
@@ -254,9 +263,14 @@ def _untried(state: PlanState, combined: Combined) -> bool:
     return state.allowed(config) and not state.runs_of(config)
 
 
+def _local_moves_pay(state: PlanState, ones: list[Move]) -> bool:
+    """Whether the best one-knob move is expected to gain half the noise floor or more."""
+    return bool(ones) and ones[0].mean <= -LOCAL_GAIN * max(state.noise, MIN_NOISE)
+
+
 class ClaimGuided:
     """The claimledger planner: claims as priors, runs as data, one knob at a time; every
-    helpful knob at once when that promises more; two when no single knob pays."""
+    helpful knob at once when that promises more; TPE over all runs when no knob pays."""
 
     name = "claims"
 
@@ -266,6 +280,8 @@ class ClaimGuided:
         stack = stack_move(state, ones)
         if stack is not None and (not ones or stack.score < ones[0].score):
             found.append(self._combined(state, stack, "Every knob believed to help, at once"))
+        if not found and not _local_moves_pay(state, ones):
+            found += self._global(state, k)
         for move in ones:
             if len(found) >= k or move.score >= 0:
                 break
@@ -283,6 +299,17 @@ class ClaimGuided:
                 break
             found.append(Candidate(config, diff(state.base, config), "exploration"))
         return found[:k]
+
+    def _global(self, state: PlanState, k: int) -> list[Candidate]:
+        """TPE's proposals over every run, argued as such."""
+        seed = state.rng.randrange(1 << 16)
+        argument = (
+            f"No one-knob move from the incumbent is expected to gain half the noise floor "
+            f"({state.noise:.4f}): Optuna TPE over all {len(state.trials)} runs proposes this."
+        )
+        return [
+            replace(c, argument=argument) for c in TPESearch(seed, TPE_STARTUP).propose(state, k)
+        ]
 
     def _combined(self, state: PlanState, combined: Combined, reason: str) -> Candidate:
         config = combined.config(state.base)
