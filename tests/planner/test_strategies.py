@@ -148,6 +148,8 @@ def test_the_search_goes_global_when_no_one_knob_move_pays() -> None:
     proposed = ClaimGuided().propose(state, 2)
     assert len(proposed) == 2 and all("Optuna TPE over all 3 runs" in c.argument for c in proposed)
     assert all(not state.runs_of(c.config) for c in proposed)
+    state.trials = trials[:2]  # fewer runs than TPE's start-up trials: a one-knob move first
+    assert "Optuna" not in ClaimGuided().propose(state, 1)[0].argument
     state.claims = [claim("b", 1, 0, -0.08)]  # a claimed gain of 16x the noise: stay local
     first = ClaimGuided().propose(state, 1)[0]
     assert first.tests == ("b 1->0",) and first.config == {"a": 2, "b": 0, "c": 0}

@@ -263,9 +263,12 @@ def _untried(state: PlanState, combined: Combined) -> bool:
     return state.allowed(config) and not state.runs_of(config)
 
 
-def _local_moves_pay(state: PlanState, ones: list[Move]) -> bool:
-    """Whether the best one-knob move is expected to gain half the noise floor or more."""
-    return bool(ones) and ones[0].mean <= -LOCAL_GAIN * max(state.noise, MIN_NOISE)
+def _goes_global(state: PlanState, ones: list[Move]) -> bool:
+    """Whether no one-knob move is expected to gain half the noise floor, with enough runs for
+    TPE to learn from: before its start-up runs it would sample at random, and a one-knob move
+    at least gives a paired comparison, a finding an agent can write down."""
+    pays = bool(ones) and ones[0].mean <= -LOCAL_GAIN * max(state.noise, MIN_NOISE)
+    return not pays and len(state.trials) >= TPE_STARTUP
 
 
 class ClaimGuided:
@@ -280,7 +283,7 @@ class ClaimGuided:
         stack = stack_move(state, ones)
         if stack is not None and (not ones or stack.score < ones[0].score):
             found.append(self._combined(state, stack, "Every knob believed to help, at once"))
-        if not found and not _local_moves_pay(state, ones):
+        if not found and _goes_global(state, ones):
             found += self._global(state, k)
         for move in ones:
             if len(found) >= k or move.score >= 0:
