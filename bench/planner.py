@@ -419,11 +419,22 @@ def main() -> int:
         print(f"task_{t}_target_val_bpb: {target[t]:.4f}")
         figures[f"task_{t}"] = {**check, "best": best[t], "target": target[t]}
     print(f"default_val_bpb: {base_mean:.4f}")
+
+    def reached(trajs: list[list[float]], t: str) -> float:
+        return sum(n <= MAX_RUNS for n in rtts(trajs, t)) / len(trajs)
+
+    def mean_regret(trajs: list[list[float]], t: str) -> float:
+        """Regret averaged over runs 1-40 and repetitions: the area under the curve, which a
+        median near the cap of runs-to-target hides."""
+        return statistics.fmean(m - best[t] for tr in trajs for m in tr)
+
     print("figure 1: simple regret on task A (median [IQR]) after 5 / 10 / 20 / 40 runs")
     for name, trajs in runs.items():
         cells = [regret(trajs, task, r) for r in (5, 10, 20, 40)]
         figures[name] = {
             "runs_to_target": rtt(trajs, task),
+            "reached_target": reached(trajs, task),
+            "mean_regret": round(mean_regret(trajs, task), 4),
             "regret": {r: c for r, c in zip((5, 10, 20, 40), cells, strict=True)},
             "curve": [quantiles([tr[i] - best[task] for tr in trajs]) for i in range(MAX_RUNS)],
             "real_share": round(reads[name], 3),
@@ -433,17 +444,21 @@ def main() -> int:
         lo, hi = figures[name]["runs_to_target_ci95"]
         print(
             f"  {name}: runs_to_target {rtt(trajs, task)} (95% CI {lo}-{hi})  regret {text}  "
-            f"real_share {reads[name]:.2f}"
+            f"real_share {reads[name]:.2f}  reached {figures[name]['reached_target']:.2f}  "
+            f"mean_regret {figures[name]['mean_regret']:.4f}"
         )
     print("figure 1b: task B (transfer)")
     for name, trajs in runs_b.items():
         figures[f"B_{name}"] = {
             "runs_to_target": rtt(trajs, other),
             "regret10": regret(trajs, other, 10),
+            "reached_target": reached(trajs, other),
+            "mean_regret": round(mean_regret(trajs, other), 4),
         }
         lo, m, hi = regret(trajs, other, 10)
         print(
             f"  B_{name}: runs_to_target {rtt(trajs, other)}  regret@10 {m:.4f} [{lo:.4f},{hi:.4f}]"
+            f"  reached {reached(trajs, other):.2f}  mean_regret {mean_regret(trajs, other):.4f}"
         )
     print("figure 2: runs-to-target on A against the fraction of right-sign claims")
     figures["sign_fraction"] = {}

@@ -46,6 +46,9 @@ def test_bench_planner_short_run_prints_every_figure(tmp_path: Path) -> None:
     assert sum(line.startswith(("PASS: ", "FAIL: ")) for line in lines) == 7
     assert "new_real_runs: 0" in lines
     assert "(95% CI " in out
+    written = json.loads(figures_file.read_text())
+    assert 0 <= written["planner_none"]["reached_target"] <= 1
+    assert written["tpe3"]["mean_regret"] >= 0 and " mean_regret " in out
 
 
 def test_claims_arms_match_their_manifest() -> None:
