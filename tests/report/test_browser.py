@@ -89,6 +89,17 @@ return {
 """
 
 
+def loaded_page_facts(driver: Any, timeout_s: float = 10.0) -> dict[str, Any]:
+    """PAGE_FACTS once every image has finished loading (or failed), or after `timeout_s`: on a
+    busy machine Chromium may still be decoding a plot when the page's load returns."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = driver.execute_script("return Array.from(document.images).every(i => i.complete)")
+        if done or time.monotonic() > deadline:
+            return driver.execute_script(PAGE_FACTS)
+        time.sleep(0.05)
+
+
 @pytest.mark.slow
 def test_every_page_renders_and_every_link_resolves(site, browser, tmp_path: Path) -> None:
     _, out, result = site
@@ -97,9 +108,10 @@ def test_every_page_renders_and_every_link_resolves(site, browser, tmp_path: Pat
     while queue:
         url = queue.popleft()
         browser.get(url)
-        facts = browser.execute_script(PAGE_FACTS)
+        facts = loaded_page_facts(browser)
         assert facts["title"].endswith("claimledger") and facts["h1"].strip(), url
-        assert all(ok for _, ok in facts["images"]), f"{url}: an image did not load"
+        broken = [src for src, ok in facts["images"] if not ok]
+        assert not broken, f"{url}: images did not load: {broken}"
         for link in facts["links"]:
             target = link.split("#")[0]
             assert target.startswith("file://"), f"{url} links off the site: {link}"
