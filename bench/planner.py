@@ -449,16 +449,17 @@ def main() -> int:
         )
     print("figure 1b: task B (transfer)")
     for name, trajs in runs_b.items():
-        figures[f"B_{name}"] = {
+        b = figures[f"B_{name}"] = {
             "runs_to_target": rtt(trajs, other),
             "regret10": regret(trajs, other, 10),
             "reached_target": reached(trajs, other),
             "mean_regret": round(mean_regret(trajs, other), 4),
         }
-        lo, m, hi = regret(trajs, other, 10)
+        lo, m, hi = b["regret10"]
         print(
-            f"  B_{name}: runs_to_target {rtt(trajs, other)}  regret@10 {m:.4f} [{lo:.4f},{hi:.4f}]"
-            f"  reached {reached(trajs, other):.2f}  mean_regret {mean_regret(trajs, other):.4f}"
+            f"  B_{name}: runs_to_target {b['runs_to_target']}  regret@10 {m:.4f} "
+            f"[{lo:.4f},{hi:.4f}]  reached {b['reached_target']:.2f}  "
+            f"mean_regret {b['mean_regret']:.4f}"
         )
     print("figure 2: runs-to-target on A against the fraction of right-sign claims")
     figures["sign_fraction"] = {}

@@ -7,6 +7,7 @@ Set CLAIMLEDGER_SCREENSHOTS=DIR to also write the README screenshots into DIR
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -92,12 +93,13 @@ return {
 def loaded_page_facts(driver: Any, timeout_s: float = 10.0) -> dict[str, Any]:
     """PAGE_FACTS once every image has finished loading (or failed), or after `timeout_s`: on a
     busy machine Chromium may still be decoding a plot when the page's load returns."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        done = driver.execute_script("return Array.from(document.images).every(i => i.complete)")
-        if done or time.monotonic() > deadline:
-            return driver.execute_script(PAGE_FACTS)
-        time.sleep(0.05)
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    script = "return Array.from(document.images).every(i => i.complete)"
+    with contextlib.suppress(TimeoutException):  # judged below: a broken image is named
+        WebDriverWait(driver, timeout_s).until(lambda d: d.execute_script(script))
+    return driver.execute_script(PAGE_FACTS)
 
 
 @pytest.mark.slow

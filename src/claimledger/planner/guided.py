@@ -11,8 +11,9 @@ difference of two runs at the platform's noise floor. The score is the posterior
 posterior sd (an optimistic bound, so uncertain moves get their chance); the lowest runs first.
 Wrong claims cost the runs that refute them, and then count for nothing, or for their opposite.
 When no one-knob move is expected to gain half the noise floor (no claim speaks, or the claims
-are used up), the search goes global: Optuna TPE over every run proposes, as a local search
-stalls where the remaining gain needs several knobs whose single effects are within the noise.
+are used up) and TPE has its start-up runs, the search goes global: Optuna TPE over every run
+proposes, as a local search stalls where the remaining gain needs several knobs whose single
+effects are within the noise.
 """
 
 from __future__ import annotations
