@@ -210,6 +210,24 @@ def test_search_is_built_by_the_first_search_with_merging_back_on(workspace: Pat
         assert search_built(ws) and count(ws, "notes_fts_docsize") == count(ws, "notes")
 
 
+def test_the_texts_are_read_from_the_files_when_search_is_first_built(workspace: Path) -> None:
+    ws = Workspace.open(workspace)
+    edited, gone, broken = sorted((workspace / "kb").rglob("*.md"))[:3]
+    refresh_index(ws)
+    assert count(ws, "texts") == 0  # a cold index holds no bodies
+    # Changed after indexing, before the first search: searched as they are now.
+    edited.write_text(edited.read_text() + "\nLate words: zyzzyva.\n")
+    gone.unlink()
+    broken.write_bytes(b"---\ntitle: [unclosed\n---\nBytes \xff here: quokka.\n")
+    with open_index(ws, refresh=False) as conn:
+        assert [h["path"] for h in search_notes(conn, "zyzzyva")] == [ws.relative(edited)]
+        assert [h["path"] for h in search_notes(conn, "quokka")] == [ws.relative(broken)]
+        assert count(ws, "texts") == count(ws, "notes")
+    with open_index(ws) as conn:  # the refresh indexes the changes, the search follows
+        assert [h["path"] for h in search_notes(conn, "zyzzyva")] == [ws.relative(edited)]
+        assert count(ws, "texts") == count(ws, "notes")
+
+
 def test_a_built_search_follows_edits_and_removals(workspace: Path) -> None:
     ws = Workspace.open(workspace)
     victim, gone = sorted((workspace / "kb").rglob("*.md"))[:2]

@@ -25,7 +25,15 @@ from claimledger.kb.links import (
     parse_link_text,
     scan_body,
 )
-from claimledger.kb.notes import Note, Problem, json_safe, parse_text, read_capped, too_large
+from claimledger.kb.notes import (
+    Note,
+    Problem,
+    json_safe,
+    parse_text,
+    read_capped,
+    split_text,
+    too_large,
+)
 from claimledger.schemas import validation_errors
 
 log = logging.getLogger(__name__)
@@ -135,8 +143,25 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
     # An unreadable frontmatter (too large, unclosed, not UTF-8) is reported as such already.
     if not note.has_frontmatter and result.role == "source" and not note.problems:
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
-    description = result.fields["description"] or ""
-    result.search_text = f"{description}\n{note.body}"  # the title has a column of its own
+    result.search_text = _search_text(result.fields["description"], note.body)
+
+
+def search_texts(
+    root: Path, notes: list[tuple[int, str, str, str | None]]
+) -> list[tuple[int, str, str]]:
+    """(id, title, searchable text) of indexed notes given as (id, path, title, description),
+    their bodies read from the files as they are now (a file gone or unreadable: no body)."""
+    rows = []
+    for note_id, rel, title, description in notes:
+        read = _try_read(root, rel)
+        data = read[0] if read else None
+        body = split_text(data.decode("utf-8", errors="replace")).body if data else ""
+        rows.append((note_id, title, _search_text(description, body)))
+    return rows
+
+
+def _search_text(description: str | None, body: str) -> str:
+    return f"{description or ''}\n{body}"  # the title has a column of its own
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:

@@ -76,14 +76,15 @@ class Batch:
 
 
 def analyzed_batches(
-    root: Path, items: list[tuple[str, str]], schemas_dir: Path, first_id: int
+    root: Path, items: list[tuple[str, str]], schemas_dir: Path, first_id: int, texts: bool
 ) -> Iterator[Batch]:
-    """(path, role) items analysed in order, the i-th note given id first_id + i."""
+    """(path, role) items analysed in order, the i-th note given id first_id + i; with `texts`,
+    the batches fill the texts table too (needed only once full-text search is built)."""
     workers = worker_count()
     size = max(MIN_CHUNK, min(CHUNK, len(items) // (4 * workers)))
     chunks = [(items[i : i + size], first_id + i) for i in range(0, len(items), size)]
     if len(items) < PARALLEL_THRESHOLD or workers < 2:
-        batches = (analyze_batch(root, chunk, schemas_dir, first) for chunk, first in chunks)
+        batches = (analyze_batch(root, chunk, schemas_dir, first, texts) for chunk, first in chunks)
         yield from _numbered(batches, len(chunks))
         return
     pool = ProcessPoolExecutor(
@@ -94,7 +95,7 @@ def analyzed_batches(
         # the workers' collector, so the memory pages they share with this process stay shared.
         gc.freeze()
         try:
-            jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f) for c, f in chunks]
+            jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f, texts) for c, f in chunks]
         finally:
             gc.unfreeze()
         yield from _numbered((job.result() for job in jobs), len(chunks))
@@ -150,22 +151,22 @@ def worker_count() -> int:
 
 
 def analyze_batch(
-    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int
+    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int, texts: bool
 ) -> Batch:
     """Analyse files into a batch (in a worker process when there are many)."""
     with _cyclic_gc_paused():
-        return Batch(len(chunk), _batch_data(root, chunk, schemas_dir, first_id))
+        return Batch(len(chunk), _batch_data(root, chunk, schemas_dir, first_id, texts))
 
 
 def _batch_data(
-    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int
+    root: Path, chunk: list[tuple[str, str]], schemas_dir: Path, first_id: int, texts: bool
 ) -> bytes:
     analyzed = enumerate(analyze_files(root, chunk, schemas_dir), first_id)
     numbered = [(note_id, note) for note_id, note in analyzed if note is not None]
     with closing(sqlite3.connect(":memory:")) as conn:
         conn.executescript(ROW_TABLES_SQL)
         with conn:
-            _write_rows(conn, numbered)
+            _write_rows(conn, numbered, texts)
         return conn.serialize()
 
 
@@ -184,7 +185,9 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _write_rows(conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote]]) -> None:
+def _write_rows(
+    conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote]], texts: bool
+) -> None:
     columns = ", ".join(NOTE_COLUMNS)
     marks = ", ".join("?" * len(NOTE_COLUMNS))
     conn.executemany(
@@ -216,7 +219,8 @@ def _write_rows(conn: sqlite3.Connection, numbered: list[tuple[int, AnalyzedNote
         "INSERT INTO problems VALUES (?, ?, ?, ?)",
         [(i, p.code, p.message, p.line) for i, n in numbered for p in n.problems],
     )
-    conn.executemany(
-        "INSERT INTO texts VALUES (?, ?, ?)",
-        [(i, n.fields["title"], n.search_text) for i, n in numbered],
-    )
+    if texts:
+        conn.executemany(
+            "INSERT INTO texts VALUES (?, ?, ?)",
+            [(i, n.fields["title"], n.search_text) for i, n in numbered],
+        )

@@ -23,6 +23,7 @@ from typing import NamedTuple
 from filelock import FileLock
 
 from claimledger.deadline import interrupt_when_expired
+from claimledger.kb.analyze import search_texts
 from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches, worker_count
 from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import Problem
@@ -32,7 +33,7 @@ from claimledger.workspace import VaultFiles, Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 6  # 6: full-text search built on first use; 5: embeds, attachments, ...
+INDEX_VERSION = 7  # 7: texts read when search is built; 6: search built on first use; ...
 DB_NAME = "index.sqlite"
 LOCK_NAME = "index.lock"
 # Page caches (negative: KiB): a large one for incremental updates, which touch index pages all
@@ -62,8 +63,10 @@ CREATE VIRTUAL TABLE IF NOT EXISTS notes_fts USING fts5(
 """
 )
 # Full-text search is built on the first search, not by every index build: tokenising the text
-# is a third of a cold index's work, and most commands (lint, show, brief) never search. Once
-# built, these triggers keep it in step with the texts table; they exist only while it is built.
+# is a third of a cold index's work, and most commands (lint, show, brief) never search. The
+# texts it searches (the notes' bodies: half the index's bytes) are read from the files then
+# too, and kept up to date from then on. Once built, these triggers keep the search in step with
+# the texts table; they exist only while it is built.
 SEARCH_TRIGGERS = {
     "texts_searchable": "AFTER INSERT ON texts BEGIN INSERT INTO notes_fts (rowid, title, body)"
     " VALUES (new.id, new.title, new.body); END",
@@ -202,6 +205,7 @@ def _update_locked(
             _remove_notes(conn, known, removed, stats)
             _merge_files(conn, ws, changed, known, progress, stats)
             _sync_attachments(conn, vault.attachments)
+            _set_root(conn, ws)
     return stats
 
 
@@ -283,6 +287,13 @@ def _load_all(
     _sync_attachments(conn, vault.attachments)
     _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
+    _set_root(conn, ws)
+
+
+def _set_root(conn: sqlite3.Connection, ws: Workspace) -> None:
+    """Record where the vault is, for reading the notes' texts when search is first built."""
+    if _meta(conn, "root") != str(ws.root):
+        conn.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(ws.root),))
 
 
 def ensure_search_index(conn: sqlite3.Connection) -> None:
@@ -294,11 +305,23 @@ def ensure_search_index(conn: sqlite3.Connection) -> None:
     with conn:
         if _search_built(conn):  # another process built it while this one waited
             return
+        _load_texts(conn)
         _set_fts_merging(conn, FTS_MERGING_LOAD)
         conn.execute("INSERT INTO notes_fts (notes_fts) VALUES ('rebuild')")
         _set_fts_merging(conn, FTS_MERGING_DEFAULT)
         for name, body in SEARCH_TRIGGERS.items():
             conn.execute(f"CREATE TRIGGER {name} {body}")
+
+
+def _load_texts(conn: sqlite3.Connection) -> None:
+    """Fill the texts table from the note files, as they are now: a file changed since it was
+    indexed is searched by its new text, and indexed again by the next refresh."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    notes = cursor.execute("SELECT id, path, title, description FROM notes").fetchall()
+    cursor.execute("DELETE FROM texts")
+    root = Path(_meta(conn, "root") or ".")
+    cursor.executemany("INSERT INTO texts VALUES (?, ?, ?)", search_texts(root, notes))
 
 
 def _search_built(conn: sqlite3.Connection) -> bool:
@@ -397,8 +420,9 @@ def _merge_files(
     are built near the end, while the workers analyse their last batches."""
     items = sorted(files.items())
     first_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM main.notes").fetchone()[0]
+    texts = _search_built(conn)
     done = 0
-    for batch in analyzed_batches(ws.root, items, ws.schemas_dir, first_id):
+    for batch in analyzed_batches(ws.root, items, ws.schemas_dir, first_id, texts):
         conn.deserialize(batch.data, name="batch")
         _reconcile(conn, known, stats)
         for table in ROW_TABLES:

@@ -110,6 +110,14 @@ class Note:
 
 def parse_text(text: str) -> Note:
     """Split a note into its pieces and read its frontmatter, never raising on bad YAML."""
+    note = split_text(text)
+    if note.head:
+        note.metadata, note.problems = load_yaml(note.yaml_text, first_line=2)
+    return note
+
+
+def split_text(text: str) -> Note:
+    """Split a note into its pieces without reading the YAML (its metadata left empty)."""
     opening = OPENING.match(text)
     closing = CLOSING.search(text, opening.end()) if opening else None
     if not opening or not closing:
@@ -118,14 +126,12 @@ def parse_text(text: str) -> Note:
             message = "frontmatter opened by `---` on line 1 has no closing `---`"
             note.problems.append(Problem("unclosed-frontmatter", message, 1))
         return note
-    note = Note(
+    return Note(
         head=text[: opening.end()],
         yaml_text=text[opening.end() : closing.start()],
         tail=closing.group(0),
         body=text[closing.end() :],
     )
-    note.metadata, note.problems = load_yaml(note.yaml_text, first_line=2)
-    return note
 
 
 class _NotPlain(Exception):
