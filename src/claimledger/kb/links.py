@@ -100,6 +100,9 @@ class Link(NamedTuple):
         return normalize_key(self.target) if "/" in self.target else None
 
 
+# Link texts and keys repeat across a vault's notes (every note that cites a hub names it):
+# memoised, each is worked out once per process.
+@lru_cache(maxsize=1 << 16)
 def normalize_key(text: str) -> str:
     """Case-insensitive, Unicode-normalised form of a title, stem or link target."""
     text = text.strip()
@@ -113,6 +116,14 @@ def normalize_key(text: str) -> str:
 def parse_link_text(inner: str, embed: bool = False, line: int = 0) -> Link | None:
     """A Link from the text between [[ and ]]; None when it has no target. A same-note link
     ([[#Heading]]) has the empty target. In a table the pipe is written escaped: [[T\\|a]]."""
+    link = _parse_link_text(inner)
+    if link is None or (not embed and not line):
+        return link
+    return Link(link.target, link.heading, link.block, link.alias, embed, line)
+
+
+@lru_cache(maxsize=1 << 14)
+def _parse_link_text(inner: str) -> Link | None:
     target, _, alias = inner.replace("\\|", "|").partition("|")
     target, _, anchor = target.partition("#")
     target = target.strip()
@@ -123,7 +134,7 @@ def parse_link_text(inner: str, embed: bool = False, line: int = 0) -> Link | No
         block = anchor[1:].strip() or None
     elif anchor:
         heading = anchor.strip() or None
-    return Link(target, heading, block, alias.strip() or None, embed, line)
+    return Link(target, heading, block, alias.strip() or None)
 
 
 def wikilink_rule(state: StateInline, silent: bool) -> bool:
@@ -218,6 +229,7 @@ def _plain_links(body: str, first_line: int) -> list[Link] | None:
     return links
 
 
+@lru_cache(maxsize=1 << 12)
 def _link_href(dest: str) -> str:
     """A plain link destination as markdown-it's link rule keeps it; "" for one that it
     refuses (javascript:, file: and the like), which makes no link."""
