@@ -24,6 +24,7 @@ from claimledger.kb.links import (
     normalize_key,
     parse_link_text,
     scan_body,
+    target_keys,
 )
 from claimledger.kb.notes import (
     Note,
@@ -165,7 +166,8 @@ def _search_text(description: str | None, body: str) -> str:
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
-    return (kind, link.target, link.key, link.folder_path, link.line, int(link.embed))
+    key, folder = target_keys(link.target)
+    return (kind, link.target, key, folder, link.line, int(link.embed))
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:

@@ -16,19 +16,21 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
-from claimledger.kb.analyze import AnalyzedNote, analyze_files
+from claimledger.kb.analyze import AnalyzedNote, analyze_files, search_texts
 
 # Below this many files to analyse, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 400
 # Files per batch: large batches cost less each, but each worker should get several of them.
 CHUNK = 1000
 MIN_CHUNK = 100
+T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 PARENT_POLL_S = 0.5  # where Linux cannot signal a worker, it looks for its parent this often
 # The index tables a batch fills, with the column that names the note in each.
@@ -80,12 +82,33 @@ def analyzed_batches(
 ) -> Iterator[Batch]:
     """(path, role) items analysed in order, the i-th note given id first_id + i; with `texts`,
     the batches fill the texts table too (needed only once full-text search is built)."""
+    size = _chunk_size(len(items))
+    calls = [
+        (root, items[i : i + size], schemas_dir, first_id + i, texts)
+        for i in range(0, len(items), size)
+    ]
+    yield from _numbered(_run_calls(analyze_batch, calls), len(calls))
+
+
+def search_text_batches(
+    root: Path, notes: list[tuple[int, str, str, str | None]]
+) -> Iterator[list[tuple[int, str, str]]]:
+    """The searchable texts of indexed notes (see analyze.search_texts), read in batches."""
+    size = _chunk_size(len(notes))
+    calls = [(root, notes[i : i + size]) for i in range(0, len(notes), size)]
+    yield from _run_calls(search_texts, calls)
+
+
+def _chunk_size(files: int) -> int:
+    return max(MIN_CHUNK, min(CHUNK, files // (4 * worker_count())))
+
+
+def _run_calls(function: Callable[..., T], calls: list[tuple[Any, ...]]) -> Iterator[T]:
+    """function(*call) for each call, results in order: in worker processes when there are
+    files enough (each call's second argument is its list of files)."""
     workers = worker_count()
-    size = max(MIN_CHUNK, min(CHUNK, len(items) // (4 * workers)))
-    chunks = [(items[i : i + size], first_id + i) for i in range(0, len(items), size)]
-    if len(items) < PARALLEL_THRESHOLD or workers < 2:
-        batches = (analyze_batch(root, chunk, schemas_dir, first, texts) for chunk, first in chunks)
-        yield from _numbered(batches, len(chunks))
+    if sum(len(call[1]) for call in calls) < PARALLEL_THRESHOLD or workers < 2:
+        yield from (function(*call) for call in calls)
         return
     pool = ProcessPoolExecutor(
         max_workers=workers, initializer=exit_with_parent, initargs=(os.getpid(),)
@@ -95,10 +118,10 @@ def analyzed_batches(
         # the workers' collector, so the memory pages they share with this process stay shared.
         gc.freeze()
         try:
-            jobs = [pool.submit(analyze_batch, root, c, schemas_dir, f, texts) for c, f in chunks]
+            jobs = [pool.submit(function, *call) for call in calls]
         finally:
             gc.unfreeze()
-        yield from _numbered((job.result() for job in jobs), len(chunks))
+        yield from (job.result() for job in jobs)
     finally:  # when the caller stops early (an error), drop the batches not yet started
         pool.shutdown(cancel_futures=True)
 

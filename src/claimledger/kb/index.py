@@ -23,8 +23,13 @@ from typing import NamedTuple
 from filelock import FileLock
 
 from claimledger.deadline import interrupt_when_expired
-from claimledger.kb.analyze import search_texts
-from claimledger.kb.batches import ROW_TABLES, ROW_TABLES_SQL, analyzed_batches, worker_count
+from claimledger.kb.batches import (
+    ROW_TABLES,
+    ROW_TABLES_SQL,
+    analyzed_batches,
+    search_text_batches,
+    worker_count,
+)
 from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import Problem
 from claimledger.schemas import schemas_fingerprint
@@ -321,7 +326,8 @@ def _load_texts(conn: sqlite3.Connection) -> None:
     notes = cursor.execute("SELECT id, path, title, description FROM notes").fetchall()
     cursor.execute("DELETE FROM texts")
     root = Path(_meta(conn, "root") or ".")
-    cursor.executemany("INSERT INTO texts VALUES (?, ?, ?)", search_texts(root, notes))
+    for rows in search_text_batches(root, notes):
+        cursor.executemany("INSERT INTO texts VALUES (?, ?, ?)", rows)
 
 
 def _search_built(conn: sqlite3.Connection) -> bool:

@@ -92,12 +92,19 @@ class Link(NamedTuple):
     @property
     def key(self) -> str:
         """The lookup key: the last path segment of the target, normalised."""
-        return normalize_key(self.target.rsplit("/", 1)[-1])
+        return target_keys(self.target)[0]
 
     @property
     def folder_path(self) -> str | None:
         """For [[folder/T]], the normalised path the note's path must end with."""
-        return normalize_key(self.target) if "/" in self.target else None
+        return target_keys(self.target)[1]
+
+
+@lru_cache(maxsize=1 << 14)
+def target_keys(target: str) -> tuple[str, str | None]:
+    """A link target's lookup key and, for [[folder/T]], its folder path (see Link)."""
+    key = normalize_key(target.rsplit("/", 1)[-1])
+    return key, normalize_key(target) if "/" in target else None
 
 
 # Link texts and keys repeat across a vault's notes (every note that cites a hub names it):
