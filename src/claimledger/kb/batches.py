@@ -16,6 +16,7 @@ import sqlite3
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import closing, contextmanager
@@ -118,10 +119,11 @@ def _run_calls(function: Callable[..., T], calls: list[tuple[Any, ...]]) -> Iter
         # the workers' collector, so the memory pages they share with this process stay shared.
         gc.freeze()
         try:
-            jobs = [pool.submit(function, *call) for call in calls]
+            jobs = deque(pool.submit(function, *call) for call in calls)
         finally:
             gc.unfreeze()
-        yield from (job.result() for job in jobs)
+        while jobs:  # each future let go once its result is used: batches are megabytes
+            yield jobs.popleft().result()
     finally:  # when the caller stops early (an error), drop the batches not yet started
         pool.shutdown(cancel_futures=True)
 
