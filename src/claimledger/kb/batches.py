@@ -88,7 +88,7 @@ def analyzed_batches(
         (root, items[i : i + size], schemas_dir, first_id + i, texts)
         for i in range(0, len(items), size)
     ]
-    yield from _numbered(_run_calls(analyze_batch, calls), len(calls))
+    yield from _numbered(_run_calls(analyze_batch, calls, len(items)), len(calls))
 
 
 def search_text_batches(
@@ -97,18 +97,18 @@ def search_text_batches(
     """The searchable texts of indexed notes (see analyze.search_texts), read in batches."""
     size = _chunk_size(len(notes))
     calls = [(root, notes[i : i + size]) for i in range(0, len(notes), size)]
-    yield from _run_calls(search_texts, calls)
+    yield from _run_calls(search_texts, calls, len(notes))
 
 
 def _chunk_size(files: int) -> int:
     return max(MIN_CHUNK, min(CHUNK, files // (4 * worker_count())))
 
 
-def _run_calls(function: Callable[..., T], calls: list[tuple[Any, ...]]) -> Iterator[T]:
-    """function(*call) for each call, results in order: in worker processes when there are
-    files enough (each call's second argument is its list of files)."""
+def _run_calls(function: Callable[..., T], calls: list[tuple[Any, ...]], files: int) -> Iterator[T]:
+    """function(*call) for each call, results in order: in worker processes when the calls
+    cover files enough to pay for starting them."""
     workers = worker_count()
-    if sum(len(call[1]) for call in calls) < PARALLEL_THRESHOLD or workers < 2:
+    if files < PARALLEL_THRESHOLD or workers < 2:
         yield from (function(*call) for call in calls)
         return
     pool = ProcessPoolExecutor(

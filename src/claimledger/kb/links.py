@@ -100,6 +100,8 @@ class Link(NamedTuple):
         return target_keys(self.target)[1]
 
 
+# Link texts, targets and keys repeat across a vault's notes (every note that cites a hub names
+# it): the functions that work them out are memoised, so each is worked out once per process.
 @lru_cache(maxsize=1 << 14)
 def target_keys(target: str) -> tuple[str, str | None]:
     """A link target's lookup key and, for [[folder/T]], its folder path (see Link)."""
@@ -107,8 +109,6 @@ def target_keys(target: str) -> tuple[str, str | None]:
     return key, normalize_key(target) if "/" in target else None
 
 
-# Link texts and keys repeat across a vault's notes (every note that cites a hub names it):
-# memoised, each is worked out once per process.
 @lru_cache(maxsize=1 << 16)
 def normalize_key(text: str) -> str:
     """Case-insensitive, Unicode-normalised form of a title, stem or link target."""
