@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, fields
@@ -35,6 +36,8 @@ SUFFIX_GLOB = re.compile(r"(?:([^*?\[\]]+)/)?\*\*/\*([^*?\[\]/]*)\Z")
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__"})
 # The [layout] keys that name one folder each.
 FOLDER_KEYS = ("claims_dir", "inbox_dir", "ledger_dir", "schemas_dir", "cache_dir")
+# Kinds of vault file besides the note roles (see Workspace.vault_entry).
+ATTACHMENT, SYMLINK = "attachment", "symlink"
 
 
 @dataclass(frozen=True)
@@ -190,14 +193,18 @@ def _literal_prefix(pattern: str) -> str:
 
 
 def walk_files(
-    root: Path, start: str, refused: list[str] | None = None, skip: Iterable[str] = ()
+    root: Path,
+    start: str,
+    refused: list[str] | None = None,
+    skip: Iterable[str] = (),
+    links: list[str] | None = None,
 ) -> list[str]:
     """Relative posix paths of the files under root/start, skipping hidden folders and the
     folders in `skip` (relative posix paths).
 
-    Symlinked folders are not walked. A symlink is listed only when it leads to a file that
-    the walk could list itself (see link_stays_inside); one that leads elsewhere is never
-    listed, so never read, and is added to `refused`."""
+    Symlinked folders are not walked. A symlink is listed (and added to `links`) only when it
+    leads to a file that the walk could list itself (see link_stays_inside); one that leads
+    elsewhere is never listed, so never read, and is added to `refused`."""
     # Plain strings, not pathlib: this runs once per file of a 25,000-note vault.
     found: list[str] = []
     base = str(root)
@@ -226,6 +233,8 @@ def walk_files(
                         refused.append(entry.path[cut:].replace(os.sep, "/"))
                 elif entry.is_file():  # another note of the workspace: fine to read
                     found.append(entry.path[cut:].replace(os.sep, "/"))
+                    if links is not None:
+                        links.append(found[-1])
     return found
 
 
@@ -313,10 +322,12 @@ def find_root(start: Path | None = None) -> Path:
 
 @dataclass(frozen=True)
 class VaultFiles:
-    """The files of the vault: notes (path -> role) and attachments (paths), sorted."""
+    """The files of the vault: notes (path -> role) and attachments (paths), sorted, and
+    whether any of them is a symlink (a file watcher does not see its target change)."""
 
     notes: dict[str, str]
     attachments: list[str]
+    symlinked: bool = False
 
 
 @dataclass
@@ -417,29 +428,75 @@ class Workspace:
 
         The ledger and cache folders are not walked: they hold no notes, and a ledger holds
         many thousands of records."""
+        kind_of = self._file_kind()
+        notes: dict[str, str] = {}
+        attachments: list[str] = []
+        links: list[str] = []
+        for start in self._walk_starts:
+            for rel in walk_files(self.root, start, refused, self._walk_skips, links):
+                kind = kind_of(rel)
+                if kind == ATTACHMENT:
+                    attachments.append(rel)
+                elif kind is not None:
+                    notes[rel] = kind
+        return VaultFiles(dict(sorted(notes.items())), sorted(attachments), bool(links))
+
+    def vault_entry(self, rel: str) -> str | None:
+        """What vault_files would make of the one file at `rel`: its role, ATTACHMENT,
+        SYMLINK (a symlink, which only a full walk judges), or None when the walk would not
+        list it (it is gone, hidden, excluded, or outside the folders walked)."""
+        parts = rel.split("/")
+        if any(part in ("", "..") or part.startswith(".") for part in parts):
+            return None
+        if any(part in SKIPPED_DIRS for part in parts[:-1]):
+            return None
+        if any(_inside(rel, skip) for skip in self._walk_skips):
+            return None
+        if not any(start == "" or _inside(rel, start) for start in self._walk_starts):
+            return None
+        folder = os.path.join(self.root, *parts[:-1])
+        real_folder = os.path.join(os.path.realpath(self.root), *parts[:-1])
+        if os.path.realpath(folder) != real_folder:  # a symlinked folder, which is not walked
+            return None
+        try:
+            mode = os.lstat(os.path.join(folder, parts[-1])).st_mode
+        except OSError:
+            return None
+        if stat.S_ISLNK(mode):
+            return SYMLINK
+        return self._file_kind()(rel) if stat.S_ISREG(mode) else None
+
+    @cached_property
+    def _walk_starts(self) -> list[str]:
+        """The folders that vault_files walks: where its globs' literal prefixes lead, none
+        inside another."""
         layout = self.config.layout
         patterns = (*layout.notes, *layout.claims, *layout.sources)
         starts = sorted({_literal_prefix(p) for p in patterns})
-        starts = [s for s in starts if not any(_inside(s, o) for o in starts)]
-        skip = [layout.ledger_dir, layout.cache_dir]
+        return [s for s in starts if not any(_inside(s, o) for o in starts)]
+
+    @property
+    def _walk_skips(self) -> list[str]:
+        return [self.config.layout.ledger_dir, self.config.layout.cache_dir]
+
+    def _file_kind(self) -> Callable[[str], str | None]:
+        """The kind of a walked file: its note role, ATTACHMENT, or None when excluded."""
+        layout = self.config.layout
         is_note, is_claim = path_matcher(layout.notes), path_matcher(layout.claims)
         is_source, excluded = path_matcher(layout.sources), self._exclude
-        notes: dict[str, str] = {}
-        attachments: list[str] = []
-        for start in starts:
-            for rel in walk_files(self.root, start, refused, skip):
-                if excluded and excluded.match(rel):
-                    continue
-                if is_source(rel):
-                    notes[rel] = "source"
-                elif is_claim(rel):
-                    notes[rel] = "claim"
-                elif rel.endswith(".md"):
-                    if is_note(rel):
-                        notes[rel] = "note"
-                else:
-                    attachments.append(rel)
-        return VaultFiles(dict(sorted(notes.items())), sorted(attachments))
+
+        def kind(rel: str) -> str | None:
+            if excluded and excluded.match(rel):
+                return None
+            if is_source(rel):
+                return "source"
+            if is_claim(rel):
+                return "claim"
+            if rel.endswith(".md"):
+                return "note" if is_note(rel) else None
+            return ATTACHMENT
+
+        return kind
 
     def relative(self, path: Path | str) -> str:
         """A path relative to the root, in posix form (as stored in indexes and records)."""

@@ -1,4 +1,4 @@
-"""Knowledge-base commands: init, index, lint, show, search, graph, new claim, demo.
+"""Knowledge-base commands: init, index, watch, lint, show, search, graph, new claim, demo.
 
 The library is imported inside each command so that `claimledger --help` stays fast.
 """
@@ -104,6 +104,37 @@ def index(state: State, rebuild: bool, as_json: bool) -> None:
         f"({stats.seconds:.2f} s{', full rebuild' if stats.rebuilt else ''})"
     )
     emit(stats.__dict__, as_json, line)
+
+
+@click.command()
+@click.pass_obj
+def watch(state: State) -> None:
+    """Watch the vault and journal each file that changes, until stopped (Ctrl-C, SIGTERM).
+
+    While it runs, every refresh of the index (every command refreshes it) looks only at
+    the files that changed, instead of checking every file of the vault: at 25,000 notes,
+    a few milliseconds instead of about 0.1 s. Without it, nothing changes but the speed. Any
+    doubt (it stopped, lost events, a folder was moved) makes the next refresh check every
+    file. One watcher per workspace; it prints one line when it is watching.
+
+    \b
+    Example:
+      claimledger watch &            # then: claimledger show "Title" ...
+    """
+    import signal
+    import threading
+
+    from claimledger.kb.watch import run_watcher
+
+    stop = threading.Event()
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, lambda *_: stop.set())
+
+    def ready() -> None:
+        click.echo(f"watching {state.workspace.root}")
+        sys.stdout.flush()
+
+    run_watcher(state.workspace, ready, stop)
 
 
 def lint_with_ledger(ws: Any, conn: Any) -> list[Any]:
@@ -398,4 +429,4 @@ def _demo_loop(ws: Any, iterations: int, quiet: bool) -> Any:
     return run_loop(copy, iterations, 2, options=TrainerOptions(device="cpu"), on_event=say)
 
 
-COMMANDS = [init, index, lint, show, search, graph, new, demo]
+COMMANDS = [init, index, watch, lint, show, search, graph, new, demo]

@@ -32,9 +32,10 @@ from claimledger.kb.batches import (
 )
 from claimledger.kb.links import normalize_key
 from claimledger.kb.notes import Problem
+from claimledger.kb.watch import Changes, changes_since
 from claimledger.schemas import schemas_fingerprint
 from claimledger.sqlite_cache import discard, file_problem, guarded, retrying
-from claimledger.workspace import VaultFiles, Workspace, config_to_dict
+from claimledger.workspace import ATTACHMENT, SYMLINK, VaultFiles, Workspace, config_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class IndexStats:
     touched: int = 0
     unchanged: int = 0
     rebuilt: bool = False
+    watched: bool = False  # only the files that the file watcher named were looked at
     seconds: float = 0.0
 
 
@@ -182,13 +184,11 @@ def _update_locked(
 ) -> IndexStats:
     stats = IndexStats()
     fingerprint = _fingerprint(ws)
-    vault = ws.vault_files()
-    files = vault.notes
-    stats.files = len(files)
-    load = partial(
-        _load_all, ws=ws, vault=vault, fingerprint=fingerprint, progress=progress, stats=stats
-    )
     conn = _open_existing(ws, deep=rebuild or check)
+    # Asked before any file is listed: every change after this is in the watcher's next answer.
+    changes = changes_since(ws, _meta(conn, "watch") if conn else None)
+    load = partial(_load_all, ws=ws, changes=changes, fingerprint=fingerprint, stats=stats)
+    load = partial(load, progress=progress)
     if conn is None:
         stats.rebuilt = True
         _build_new_file(db_path(ws), load)
@@ -201,33 +201,87 @@ def _update_locked(
                 conn.execute("BEGIN")  # explicit: sqlite3 would not open one for DROP TABLE
                 _recreate_tables(conn)
                 load(conn)
-            return stats
-        stamps = _stamps(conn)
-        changed = _changed_files(ws.root, files, stamps, stats)
-        removed = set(stamps) - set(files)
-        known = _known_rows(conn, [p for p in [*changed, *removed] if p in stamps])
-        with conn:  # one transaction: a crash leaves the old index, never half of a new one
-            _remove_notes(conn, known, removed, stats)
-            _merge_files(conn, ws, changed, known, progress, stats)
-            _sync_attachments(conn, vault.attachments)
-            _set_root(conn, ws)
+        elif changes.paths is None or not _update_watched(conn, ws, changes, progress, stats):
+            _update_scanned(conn, ws, changes, progress, stats)
     return stats
+
+
+def _update_scanned(
+    conn: sqlite3.Connection,
+    ws: Workspace,
+    changes: Changes,
+    progress: Callable[[int, int], None] | None,
+    stats: IndexStats,
+) -> None:
+    """Update from a walk of the vault that stats every file."""
+    vault = ws.vault_files()
+    stats.files = len(vault.notes)
+    stamps = _stamps(conn)
+    changed = _changed_files(ws.root, vault.notes, stamps, stats)
+    removed = set(stamps) - set(vault.notes)
+    known = _known_rows(conn, [p for p in [*changed, *removed] if p in stamps])
+    with conn:  # one transaction: a crash leaves the old index, never half of a new one
+        _remove_notes(conn, known, removed, stats)
+        _merge_files(conn, ws, changed, known, progress, stats)
+        _sync_attachments(conn, vault.attachments)
+        _set_vault_meta(conn, ws, _token_after_walk(vault, changes))
+
+
+def _token_after_walk(vault: VaultFiles, changes: Changes) -> str | None:
+    """The watcher's journal position to store after a walk of `vault`: none when the vault
+    has a symlink, since a watcher does not see the file it leads to change."""
+    return None if vault.symlinked else changes.token
+
+
+def _update_watched(
+    conn: sqlite3.Connection,
+    ws: Workspace,
+    changes: Changes,
+    progress: Callable[[int, int], None] | None,
+    stats: IndexStats,
+) -> bool:
+    """Update from the file watcher's list of changed paths, stat-ing only those; False
+    (having changed nothing) when one of them needs a full walk (a symlink)."""
+    notes, attachments, gone = {}, [], []
+    for rel in sorted(changes.paths or ()):
+        kind = ws.vault_entry(rel)
+        if kind == SYMLINK:
+            return False
+        if kind == ATTACHMENT:
+            attachments.append(rel)
+        elif kind is None:
+            gone.append(rel)
+        else:
+            notes[rel] = kind
+    known = _known_rows(conn, [*notes, *gone])
+    stamps = {rel: (row.size, row.mtime_ns, row.role) for rel, row in known.items()}
+    changed = _changed_files(ws.root, notes, stamps, stats)
+    with conn:  # one transaction, as a full update
+        _remove_notes(conn, known, {rel for rel in gone if rel in known}, stats)
+        _merge_files(conn, ws, changed, known, progress, stats)
+        _patch_attachments(conn, attachments, gone)
+        _set_vault_meta(conn, ws, changes.token)
+    stats.files = conn.execute("SELECT COUNT(*) FROM main.notes").fetchone()[0]
+    stats.unchanged = stats.files - stats.added - stats.updated - stats.touched
+    stats.watched = True
+    return True
 
 
 def _sync_attachments(conn: sqlite3.Connection, paths: list[str]) -> None:
     """Make the attachments table list exactly `paths` (the vault's files that are not notes)."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    known = {path for (path,) in cursor.execute("SELECT path FROM main.attachments")}
+    known = {path for (path,) in conn.execute("SELECT path FROM main.attachments")}
     listed = set(paths)
-    if known == listed:
-        return
+    if known != listed:
+        _patch_attachments(conn, sorted(listed - known), sorted(known - listed))
+
+
+def _patch_attachments(conn: sqlite3.Connection, present: list[str], absent: list[str]) -> None:
+    """Add the attachments `present` (unless listed already), and remove those `absent`."""
+    cursor = conn.cursor()
+    cursor.executemany("DELETE FROM main.attachments WHERE path = ?", [(p,) for p in absent])
     cursor.executemany(
-        "DELETE FROM main.attachments WHERE path = ?", [(p,) for p in known - listed]
-    )
-    cursor.executemany(
-        "INSERT INTO main.attachments VALUES (?, ?, ?)",
-        [(p, normalize_key(p.rsplit("/", 1)[-1]), normalize_key(p)) for p in listed - known],
+        "INSERT OR IGNORE INTO main.attachments VALUES (?, ?, ?)",
+        [(p, normalize_key(p.rsplit("/", 1)[-1]), normalize_key(p)) for p in present],
     )
 
 
@@ -278,12 +332,14 @@ def _load_all(
     conn: sqlite3.Connection,
     *,
     ws: Workspace,
-    vault: VaultFiles,
+    changes: Changes,
     fingerprint: str,
     progress: Callable[[int, int], None] | None,
     stats: IndexStats,
 ) -> None:
     """Fill the empty tables from every file, inside the caller's transaction."""
+    vault = ws.vault_files()
+    stats.files = len(vault.notes)
     conn.execute(f"PRAGMA cache_size={LOAD_CACHE_KIB}")
     # Built once, the secondary indexes cost far less than kept up row by row.
     for name in INDEXES:
@@ -292,13 +348,19 @@ def _load_all(
     _sync_attachments(conn, vault.attachments)
     _create_indexes(conn)  # when there was no batch to build them after
     conn.execute("INSERT OR REPLACE INTO meta VALUES ('fingerprint', ?)", (fingerprint,))
-    _set_root(conn, ws)
+    _set_vault_meta(conn, ws, _token_after_walk(vault, changes))
 
 
-def _set_root(conn: sqlite3.Connection, ws: Workspace) -> None:
-    """Record where the vault is, for reading the notes' texts when search is first built."""
-    if _meta(conn, "root") != str(ws.root):
-        conn.execute("INSERT OR REPLACE INTO meta VALUES ('root', ?)", (str(ws.root),))
+def _set_vault_meta(conn: sqlite3.Connection, ws: Workspace, token: str | None) -> None:
+    """Record where the vault is (for reading the notes' texts when search is first built),
+    and the file watcher's journal position, up to which the index is now up to date."""
+    for key, value in (("root", str(ws.root)), ("watch", token)):
+        if _meta(conn, key) == value:
+            continue
+        if value is None:
+            conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+        else:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 def ensure_search_index(conn: sqlite3.Connection) -> None:
