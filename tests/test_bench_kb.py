@@ -40,6 +40,8 @@ REAL_KEYS = {
     "real_cold_over_naive",
     "real_warm_index_s",
     "real_one_change_s",
+    "real_watch_one_change_s",
+    "real_watch_warm_index_s",
     "real_peak_rss_writer_mb",
     "real_peak_rss_worker_mb",
 }
