@@ -64,8 +64,9 @@ def watch_folder(ws: Workspace) -> Path:
 def watcher_running(ws: Workspace) -> bool:
     """Whether a watcher holds the workspace's watcher lock (the kernel drops it when the
     watcher's process ends, however it ends)."""
-    path = watch_folder(ws) / LOCK_NAME
-    if not path.exists():
+    folder = watch_folder(ws)
+    path = folder / LOCK_NAME
+    if folder.is_symlink() or not path.exists():  # never write a cookie through a link
         return False
     try:
         with FileLock(str(path), timeout=0):
@@ -192,6 +193,8 @@ def run_watcher(
     """Journal the vault's changes until `stop` is set (or KeyboardInterrupt); `ready` is
     called once every later change will be journaled. One watcher per workspace."""
     folder = ws.ensure_cache_dir() / WATCH_DIR
+    if folder.is_symlink():
+        raise ClaimledgerError("is a symlink: remove it to watch this workspace", folder)
     folder.mkdir(exist_ok=True)
     try:
         with FileLock(str(folder / LOCK_NAME), timeout=0):
