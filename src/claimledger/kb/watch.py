@@ -233,9 +233,9 @@ class _Handler:
         self.events = events
         self.root = str(ws.root) + os.sep
         self.cookies = str(folder / COOKIE_PREFIX)
+        layout = ws.config.layout
         self.skipped = tuple(
-            str(ws.root / folder) + os.sep
-            for folder in (ws.config.layout.cache_dir, ws.config.layout.ledger_dir)
+            str(ws.root / name) + os.sep for name in (layout.cache_dir, layout.ledger_dir)
         )
         self.journal = journal
 
