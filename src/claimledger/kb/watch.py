@@ -212,7 +212,12 @@ def _watch(
     observer = Observer()
     handler = _Handler(ws, folder, journal)
     observer.schedule(handler, str(ws.root), recursive=True, event_filter=_event_types())
-    observer.start()
+    try:
+        observer.start()
+    except OSError as exc:  # most often: too few inotify watches for the vault's folders
+        journal.close()
+        problem = f"cannot watch it: {exc.strerror or exc} (see sysctl fs.inotify.max_user_watches)"
+        raise ClaimledgerError(problem, ws.root) from None
     try:
         if ready:
             ready()
