@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import frontmatter
 import pytest
 from jsonschema import Draft202012Validator
 
-from claimledger.schemas import is_valid, load_schema
+from claimledger.schemas import is_valid, load_schema, validation_errors
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGED = REPO / "src" / "claimledger" / "data" / "schemas"
@@ -183,3 +184,39 @@ def test_the_fast_check_never_fills_in_defaults() -> None:
     before = copy.deepcopy(claim)
     assert is_valid(EMBEDDED, "claim", claim)
     assert claim == before
+
+
+BAD_VALUES = ["", "2026-02-00", -1, 1.5, None, True, [], [""], ["ok", 3], {}, {"x": 1}, "x" * 300]
+
+
+@pytest.mark.parametrize("name", ("claim", "source"))
+def test_the_screened_error_listing_matches_plain_jsonschema(
+    name: str, good_claim: dict[str, Any]
+) -> None:
+    """validation_errors skips property values that pass a fast check of their own subschema:
+    across random breakages, top-level and nested, it must list exactly jsonschema's errors."""
+    base = good_claim if name == "claim" else metadata(SEED_SOURCES[0])
+    paths = [(key,) for key in base] + [("effect", "n"), ("provenance", "runs"), ("nope",)]
+    rng = random.Random(name)
+    listed = 0
+    for _ in range(300):
+        instance = copy.deepcopy(base)
+        for path in rng.sample(paths, rng.randint(1, 4)):
+            target = instance
+            for key in path[:-1]:
+                target = target.setdefault(key, {}) if isinstance(target, dict) else {}
+            if isinstance(target, dict):
+                if rng.random() < 0.2:
+                    target.pop(path[-1], None)
+                else:
+                    target[path[-1]] = rng.choice(BAD_VALUES)
+        plain = sorted(
+            ("/".join(str(p) for p in error.absolute_path) or "(top)", error.message[:197])
+            for error in validator(name).iter_errors(instance)
+        )
+        screened = [
+            (where, message[:197]) for where, message in validation_errors(PACKAGED, name, instance)
+        ]
+        assert screened == plain, instance
+        listed += bool(plain)
+    assert listed > 200  # most instances were broken: the comparison was not vacuous

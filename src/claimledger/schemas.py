@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -172,11 +173,43 @@ def schemas_fingerprint(schemas_dir: Path, names: tuple[str, ...]) -> str:
 @lru_cache(maxsize=16)
 def validator(schemas_dir: Path, name: str) -> Any:
     """A Draft 2020-12 validator that also checks formats such as `date`. Cached as
-    fast_validator is: one instance resolves its references once, for every note it checks."""
-    from jsonschema import Draft202012Validator
+    fast_validator is: one instance resolves its references once, for every note it checks.
+
+    It lists errors only of instances the fast check failed, and most of their properties are
+    valid: it skips each property value that passes a fast check of its own subschema, which
+    halves the cost of listing a note's errors."""
+    from jsonschema import Draft202012Validator, validators
 
     schema = load_schema(schemas_dir, name)
-    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    keywords = {"properties": _screened_properties(schema.get("$defs", {}))}
+    screened = validators.extend(Draft202012Validator, keywords)
+    return screened(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _screened_properties(defs: dict[str, Any]) -> Callable[..., Iterator[Any]]:
+    """jsonschema's `properties` keyword, descending only into the values that fail a fast
+    check of their subschema (compiled on first use, with the root's `$defs` for its refs)."""
+    checks: dict[int, tuple[Any, Callable[[Any], bool] | None]] = {}
+
+    def check_for(subschema: Any) -> Callable[[Any], bool] | None:
+        if id(subschema) not in checks:  # the subschema is kept alive, so its id stays its own
+            check = (
+                _fast_check({**subschema, "$defs": defs}) if isinstance(subschema, dict) else None
+            )
+            checks[id(subschema)] = (subschema, check)
+        return checks[id(subschema)][1]
+
+    def properties(validator: Any, properties: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        if not validator.is_type(instance, "object"):
+            return
+        for prop, subschema in properties.items():
+            if prop not in instance:
+                continue
+            check = check_for(subschema)
+            if check is None or not check(instance[prop]):
+                yield from validator.descend(instance[prop], subschema, path=prop, schema_path=prop)
+
+    return properties
 
 
 def _is_calendar_date(text: str) -> bool:
@@ -195,23 +228,35 @@ def fast_validator(schemas_dir: Path, name: str, fingerprint: str = "") -> Any:
     same strict calendar check for `format: date` as jsonschema's FormatChecker.
 
     `fingerprint` is part of the cache key only: pass a new one when the schema file changed."""
+    del fingerprint
+    return _compile_fast(load_schema(schemas_dir, name))
+
+
+def _compile_fast(schema: dict[str, Any]) -> Callable[[Any], Any]:
     import fastjsonschema
 
-    del fingerprint
-    schema = load_schema(schemas_dir, name)
     # use_default=False: validating must never fill in defaults (it would change the data).
     return fastjsonschema.compile(schema, formats={"date": _is_calendar_date}, use_default=False)
 
 
-def is_valid(schemas_dir: Path, name: str, instance: Any) -> bool:
-    """Whether `instance` satisfies the schema: the fast check used on bulk data."""
+def _fast_check(schema: dict[str, Any]) -> Callable[[Any], bool]:
+    """schema compiled to a function that says whether an instance satisfies it."""
+    return partial(_passes, _compile_fast(schema))
+
+
+def _passes(validate: Callable[[Any], Any], instance: Any) -> bool:
     import fastjsonschema
 
     try:
-        fast_validator(schemas_dir, name)(instance)
+        validate(instance)
     except fastjsonschema.JsonSchemaException:
         return False
     return True
+
+
+def is_valid(schemas_dir: Path, name: str, instance: Any) -> bool:
+    """Whether `instance` satisfies the schema: the fast check used on bulk data."""
+    return _passes(fast_validator(schemas_dir, name), instance)
 
 
 def validation_errors(schemas_dir: Path, name: str, instance: Any) -> list[tuple[str, str]]:
