@@ -47,9 +47,10 @@ NEEDS_PARSER_CHARS = re.compile(r"[<\\\t\r\0](?:(?<=[\t\r\0])|(?<=<)[A-Za-z/!?]|
 PARSER_CHAR_HINTS = "<\\\t\r\0"  # found by `in` (memchr) before the regex runs
 # Matched against "\n" + body: a literal "\n" first lets the regex engine skip ahead fast.
 # An indented line with no bracket, backtick or "#" reads the same as code or as text.
+# A line that opens a "~~~" fence (after any indent or container marks) needs the parser.
 NEEDS_PARSER_LINES = re.compile(
     rf"\n(?: {{4}}[^\n]*[\[\]`#]|{CONTAINER}(?:=|\[[^\]]*\]:|[^\S\n]*[^\S \n][^\S\n]*$)"
-    rf"|{CONTAINER}[>*+\-\d.)](?: {{0,4}}#| {{5}}))",
+    rf"|{CONTAINER}[>*+\-\d.)](?: {{0,4}}#| {{5}})|{CONTAINER}~~~)",
     re.M,
 )
 # Scanned left to right as markdown-it's inline rules do: a wiki-link ends at the first "]]" and
@@ -198,8 +199,7 @@ def needs_parser(body: str, lined: str | None = None) -> bool:
 
     `lined` is "\n" + body, when the caller has it already."""
     return bool(
-        "~~~" in body
-        or (any(c in body for c in PARSER_CHAR_HINTS) and NEEDS_PARSER_CHARS.search(body))
+        (any(c in body for c in PARSER_CHAR_HINTS) and NEEDS_PARSER_CHARS.search(body))
         or NEEDS_PARSER_LINES.search(lined or "\n" + body)
     )
 

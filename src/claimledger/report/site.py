@@ -16,7 +16,7 @@ from pathlib import Path
 
 from claimledger.errors import InvalidArgumentError, NoteError
 from claimledger.kb import open_index
-from claimledger.kb.notes import CLOSING, OPENING, read_capped, too_large
+from claimledger.kb.notes import read_capped, split_text, too_large
 from claimledger.report.catalog import attach_runs, collect
 from claimledger.report.jobs import ReportResult, fork_context, make_pool, run_job
 from claimledger.report.ledger_pages import finish_ledger, start_ledger
@@ -34,10 +34,7 @@ def note_body(path: Path) -> str:
     data, _ = read_capped(str(path))
     if data is None:
         raise NoteError(too_large(), path)
-    text = data.decode("utf-8")
-    opening = OPENING.match(text)
-    closing = CLOSING.search(text, opening.end()) if opening else None
-    return text[closing.end() :] if closing else text
+    return split_text(data.decode("utf-8")).body
 
 
 def write_note_pages(root: str, out_dir: str, pages: list[NotePage]) -> list[str]:
