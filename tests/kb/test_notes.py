@@ -97,6 +97,9 @@ def test_impossible_date_is_reported_and_kept_as_text() -> None:
     assert note.problems[0].code == "broken-yaml"
     assert note.problems[0].line == 3
     assert note.metadata["date"] == "2026-02-00"
+    note = parse_text("---\ntitle: T\nn: 3\nwhen: [2026-01-05, 2026-02-30]\n---\n")
+    assert [(p.code, p.line, p.editable) for p in note.problems] == [("broken-yaml", 4, True)]
+    assert note.metadata == {"title": "T", "n": 3, "when": [dt.date(2026, 1, 5), "2026-02-30"]}
 
 
 def test_note_without_frontmatter_is_all_body() -> None:

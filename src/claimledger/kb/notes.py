@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-import frontmatter
 import yaml
 
 from claimledger import files
@@ -31,7 +30,6 @@ OPENING = re.compile(r"\A---[ \t]*\r?\n")
 CLOSING = re.compile(r"\n((?:---|\.\.\.)[ \t]*(?:\r?\n|\Z))")
 TOP_LEVEL_KEY = re.compile(r"^([^\s#'\"\-][^:\n]*?|'[^'\n]*'|\"[^\"\n]*\"):(?=[ \t]|\r?$)")
 LINE_FIELD = re.compile(r"^([A-Za-z_][\w-]*):[ \t]*(.*?)\s*$")
-YAML_HANDLER = frontmatter.YAMLHandler()
 BaseSafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 MAP_TAG, SEQ_TAG, STR_TAG = (f"tag:yaml.org,2002:{t}" for t in ("map", "seq", "str"))
 SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("null", "bool", "int", "float", "timestamp")} | {
@@ -251,19 +249,18 @@ class LenientLoader(getattr(yaml, "CBaseLoader", yaml.BaseLoader)):  # type: ign
 
 
 def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list[Problem]]:
-    """Read frontmatter YAML; on error report it and fall back to strings, then to lines."""
+    """Read frontmatter YAML; on error report it and fall back to strings, then to lines.
+
+    A timestamp that is no real date (2026-02-00) is kept as its text, with a problem: every
+    other field keeps its type, so the note is still safe to edit."""
     try:
-        data = YAML_HANDLER.load(yaml_text, Loader=NoteLoader) if yaml_text.strip() else {}
+        data, bad_dates = _load_note_yaml(yaml_text) if yaml_text.strip() else ({}, [])
     except yaml.YAMLError as exc:
         problem = _yaml_problem(exc, first_line)
         return _lenient_yaml(yaml_text), [problem]
-    except ValueError as exc:  # e.g. a date such as 2026-02-00 that YAML reads as a timestamp
-        message = f"broken YAML: {exc}"
-        line = first_line + _line_of_bad_date(yaml_text)
-        data = _dates_as_text(yaml_text)
-        if data is not None:  # every other field keeps its type: still safe to edit
-            return data, [Problem("broken-yaml", f"{message} (kept as text)", line, True)]
-        return _lenient_yaml(yaml_text), [Problem("broken-yaml", message, line)]
+    except ValueError as exc:  # a value no constructor can build
+        problem = Problem("broken-yaml", f"broken YAML: {exc}", first_line)
+        return _lenient_yaml(yaml_text), [problem]
     except (TypeError, IndexError) as exc:  # PyYAML's constructors on e.g. an empty `!!int`
         problem = Problem("broken-yaml", f"broken YAML: bad tagged value ({exc})", first_line)
         return _lenient_yaml(yaml_text), [problem]
@@ -274,7 +271,11 @@ def load_yaml(yaml_text: str, first_line: int = 1) -> tuple[dict[str, Any], list
         return {}, []
     if not isinstance(data, dict):
         return {}, [Problem("broken-yaml", "frontmatter is not a mapping of fields", first_line)]
-    return {str(k): v for k, v in data.items()}, []
+    problems = [
+        Problem("broken-yaml", f"broken YAML: {exc} (kept as text)", first_line + line, True)
+        for exc, line in bad_dates[:1]
+    ]
+    return {str(k): v for k, v in data.items()}, problems
 
 
 def _yaml_problem(exc: yaml.YAMLError, first_line: int) -> Problem:
@@ -285,12 +286,18 @@ def _yaml_problem(exc: yaml.YAMLError, first_line: int) -> Problem:
 
 
 class DateTextLoader(NoteLoader):
-    """NoteLoader, reading a timestamp that is no real date (2018-03-00) as its text."""
+    """NoteLoader, reading a timestamp that is no real date (2018-03-00) as its text, and
+    listing each such date's error and line (from 0) in `bad_dates`."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.bad_dates: list[tuple[ValueError, int]] = []
 
     def construct_yaml_timestamp(self, node: yaml.Node) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
-        except ValueError:
+        except ValueError as exc:
+            self.bad_dates.append((exc, node.start_mark.line))
             return self.construct_scalar(node)
 
 
@@ -299,20 +306,13 @@ DateTextLoader.add_constructor(
 )
 
 
-def _dates_as_text(yaml_text: str) -> dict[str, Any] | None:
-    """The fields with impossible dates read as text, or None when something else is broken."""
+def _load_note_yaml(yaml_text: str) -> tuple[Any, list[tuple[ValueError, int]]]:
+    """The document in `yaml_text`, and its timestamps that are no real dates."""
+    loader = DateTextLoader(yaml_text)
     try:
-        data = yaml.load(yaml_text, Loader=DateTextLoader)
-    except (yaml.YAMLError, ValueError, TypeError, IndexError, RecursionError):
-        return None
-    return {str(k): v for k, v in data.items()} if isinstance(data, dict) else None
-
-
-def _line_of_bad_date(yaml_text: str) -> int:
-    for number, line in enumerate(yaml_text.splitlines()):
-        if re.search(r"\b\d{4}-\d{2}-00\b|\b\d{4}-00-\d{2}\b", line):
-            return number
-    return 0
+        return loader.get_single_data(), loader.bad_dates
+    finally:
+        loader.dispose()
 
 
 def _lenient_yaml(yaml_text: str) -> dict[str, Any]:
