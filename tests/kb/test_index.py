@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
 from claimledger.kb import index as kb_index
 from claimledger.kb import open_index, refresh_index, search_notes, show_note
+from claimledger.kb.links import key_hash
 from claimledger.workspace import VaultFiles, Workspace
 
 
@@ -110,6 +112,21 @@ def test_show_gives_links_and_backlinks(workspace: Path) -> None:
     kinds = sorted(b["kind"] for b in alpha["backlinks"])
     assert kinds == ["depends_on", "link"]
     assert alpha["body"].startswith("# Alpha claim")
+
+
+def test_backlinks_tell_apart_keys_that_share_a_hash(workspace: Path) -> None:
+    """Links are looked up by a 32-bit hash of their key; these two keys share one."""
+    assert key_hash("note 29685295") == key_hash("note 32060020")
+    for name in ["note 29685295", "note 32060020"]:
+        write(workspace / "kb" / "data" / f"{name}.md", f"# {name}\n")
+    write(workspace / "kb" / "data" / "Hub.md", "[[Note 29685295]] and [[note 32060020|x]]\n")
+    write(workspace / "kb" / "data" / "Other.md", "only [[NOTE 32060020]]\n")
+    ws = Workspace.open(workspace)
+    with open_index(ws) as conn:
+        first = show_note(ws, conn, "note 29685295")["backlinks"]
+        second = show_note(ws, conn, "note 32060020")["backlinks"]
+    assert [b["path"] for b in first] == ["kb/data/Hub.md"]
+    assert [b["path"] for b in second] == ["kb/data/Hub.md", "kb/data/Other.md"]
 
 
 def test_search_survives_fts_syntax_in_queries(workspace: Path) -> None:
@@ -243,3 +260,21 @@ def test_a_built_search_follows_edits_and_removals(workspace: Path) -> None:
             "INSERT INTO notes_fts (notes_fts, rank) VALUES ('integrity-check', 1)"
         )
         assert check.rowcount == 1  # FTS5 raises when its index disagrees with the texts
+
+
+def test_a_new_index_file_is_flushed_while_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flushed: list[int] = []
+    monkeypatch.setattr(kb_index, "FDATASYNC", flushed.append)
+    path = tmp_path / "file"
+    path.write_bytes(b"x")
+    with open(path, "rb+") as handle, kb_index.flushing_as_written(handle.fileno(), 0.01):
+        fd = handle.fileno()
+        deadline = time.monotonic() + 5
+        while len(flushed) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    done = len(flushed)
+    time.sleep(0.05)
+    assert done >= 2 and set(flushed) == {fd}
+    assert len(flushed) == done  # the flusher stops with the block

@@ -12,6 +12,7 @@ import logging
 import os
 import posixpath
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from claimledger.kb.links import (
     BodyScan,
     Link,
     frontmatter_links,
+    key_hash,
     normalize_key,
     parse_link_text,
     scan_body,
@@ -64,7 +66,7 @@ class AnalyzedNote:
     fields: dict[str, Any] = field(default_factory=dict)
     metadata_json: str = "{}"  # serialised in the worker, so the writer only inserts
     keys: list[tuple[str, str]] = field(default_factory=list)  # (normalised key, kind)
-    # (edge kind, target, key, folder, line, embed): the links table
+    # (edge kind, target, key, key hash, folder, line, embed): the links table
     link_rows: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     search_text: str = ""
@@ -166,8 +168,17 @@ def _search_text(description: str | None, body: str) -> str:
 
 
 def _link_row(kind: str, link: Link) -> tuple[Any, ...]:
-    key, folder = target_keys(link.target)
-    return (kind, link.target, key, folder, link.line, int(link.embed))
+    return (kind, link.target, *_stored_key(link.target), link.line, int(link.embed))
+
+
+@lru_cache(maxsize=1 << 14)
+def _stored_key(target: str) -> tuple[str, int, str]:
+    """A link target's key, key hash and folder as the links table holds them (see
+    resolve.link_rows). The key is left empty when it is the target itself, as for most real
+    links: they are long, and it saves a quarter of the table. Empty, not NULL: binding None
+    costs sqlite3 a search for an adapter, and a link row would bind two."""
+    key, folder = target_keys(target)
+    return ("" if key == target else key), key_hash(key), folder or ""
 
 
 def _text_field(metadata: dict[str, Any], name: str) -> str | None:

@@ -49,8 +49,8 @@ CREATE TABLE IF NOT EXISTS notes(
     norm_path TEXT, metadata TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT);
 CREATE TABLE IF NOT EXISTS keys(key TEXT NOT NULL, note_id INTEGER NOT NULL, kind TEXT);
 CREATE TABLE IF NOT EXISTS links(
-    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, folder TEXT, line INTEGER,
-    embed INTEGER);
+    note_id INTEGER NOT NULL, kind TEXT, target TEXT, key TEXT, key_hash INTEGER, folder TEXT,
+    line INTEGER, embed INTEGER);
 CREATE TABLE IF NOT EXISTS problems(
     note_id INTEGER NOT NULL, code TEXT, message TEXT, line INTEGER);
 CREATE TABLE IF NOT EXISTS texts(id INTEGER PRIMARY KEY, title TEXT, body TEXT);
@@ -247,7 +247,7 @@ def _write_rows(
         [(key, i, kind) for i, n in numbered for key, kind in n.keys],
     )
     conn.executemany(
-        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [(i, *row) for i, n in numbered for row in n.link_rows],
     )
     conn.executemany(

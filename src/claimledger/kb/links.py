@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
@@ -108,6 +109,13 @@ def target_keys(target: str) -> tuple[str, str | None]:
     """A link target's lookup key and, for [[folder/T]], its folder path (see Link)."""
     key = normalize_key(target.rsplit("/", 1)[-1])
     return key, normalize_key(target) if "/" in target else None
+
+
+def key_hash(key: str) -> int:
+    """A stable hash of a normalised key, for an index far smaller than one of the keys (real
+    link targets run to a hundred characters). Two keys may share a hash: whoever looks a key
+    up by its hash compares the keys themselves after."""
+    return zlib.crc32(key.encode())
 
 
 @lru_cache(maxsize=1 << 16)

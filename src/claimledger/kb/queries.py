@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from claimledger.errors import AmbiguousError, InvalidArgumentError, NotFoundError
 from claimledger.kb.index import ensure_search_index
-from claimledger.kb.links import normalize_key
+from claimledger.kb.links import key_hash, normalize_key
 from claimledger.kb.notes import read_note
 from claimledger.kb.resolve import Resolver, link_rows
 from claimledger.workspace import Workspace
@@ -153,7 +153,8 @@ def backlinks(conn: sqlite3.Connection, note_id: int) -> list[dict[str, Any]]:
     marks = ", ".join("?" * len(keys))
     resolver = Resolver(conn, preload=False)
     found = []
-    for link in link_rows(conn, f"WHERE key IN ({marks})", tuple(keys)):
+    hashes = tuple(key_hash(key) for key in keys)
+    for link in link_rows(conn, f"WHERE key_hash IN ({marks})", hashes):
         ids, _ = resolver.resolve(link)
         if ids and ids[0] == note_id:
             found.append(

@@ -224,7 +224,10 @@ def _path_ends_with(norm_path: str, folder: str) -> bool:
 
 def link_rows(conn: sqlite3.Connection, where: str = "", params: tuple = ()) -> list[LinkRow]:
     """Links from the index, optionally filtered by an SQL condition on `links`."""
-    sql = "SELECT note_id, kind, target, key, folder, line, embed FROM links"
+    sql = (
+        "SELECT note_id, kind, target, COALESCE(NULLIF(key, ''), target), NULLIF(folder, ''),"
+        " line, embed FROM links"
+    )
     return [LinkRow(*row[:6], bool(row[6])) for row in conn.execute(f"{sql} {where}", params)]
 
 
