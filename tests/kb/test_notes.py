@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
+import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from claimledger.kb.notes import (
     BaseSafeLoader,
     PlainSafeLoader,
     parse_text,
+    read_capped,
     read_note,
     render_note,
     write_note,
@@ -224,3 +227,31 @@ def test_plain_loader_agrees_with_the_safe_loader(text: str) -> None:
         assert repr(ours) == repr(theirs)
     else:
         assert ours == theirs
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000])
+def test_read_capped_reads_whole_files(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "note.md"
+    path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+    data, stat = read_capped(str(path), limit=100_000)
+    assert data == path.read_bytes() and stat.st_size == size
+    if size:  # one byte over the limit: not read
+        assert read_capped(str(path), limit=size - 1)[0] is None
+
+
+@pytest.mark.parametrize(("grown", "limit", "whole"), [(10, 1000, True), (200_000, 150_000, False)])
+def test_read_capped_reads_on_when_the_file_grew_after_its_stat(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grown: int, limit: int, whole: bool
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_bytes(b"a" * 100 + b"b" * grown)
+    real_fstat = os.fstat
+
+    def stale_fstat(fd: int) -> os.stat_result:  # the size before the file grew
+        values = list(real_fstat(fd))
+        values[6] = 100  # st_size
+        return os.stat_result(values)
+
+    monkeypatch.setattr(os, "fstat", stale_fstat)
+    data, _ = read_capped(str(path), limit=limit)
+    assert data == (path.read_bytes() if whole else None)

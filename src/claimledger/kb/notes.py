@@ -180,18 +180,19 @@ class PlainSafeLoader(BaseSafeLoader):
         seen.add(id(node))
         if tag == SEQ_TAG and isinstance(node, yaml.SequenceNode):
             return [self._plain(item, seen) for item in node.value]
-        # SafeConstructor reads merge keys before the rest: leave any odd key to it.
-        if (
-            tag == MAP_TAG
-            and isinstance(node, yaml.MappingNode)
-            and all(_is_plain_key(key) for key, _ in node.value)
-        ):
+        if tag == MAP_TAG and isinstance(node, yaml.MappingNode):
             mapping = {}
             for key_node, value_node in node.value:
-                key = self._plain(key_node, seen)
-                mapping[key] = self._plain(value_node, seen)
+                # SafeConstructor reads merge keys before the rest: leave any odd key to it.
+                if not _is_plain_key(key_node):
+                    raise _NotPlain
+                key = key_node.value if key_node.tag == STR_TAG else self._plain(key_node, seen)
+                if value_node.tag == STR_TAG and isinstance(value_node, yaml.ScalarNode):
+                    mapping[key] = value_node.value  # most values: no call
+                else:
+                    mapping[key] = self._plain(value_node, seen)
             return mapping
-        raise _NotPlain  # merge keys, "=" keys, sets, ordered maps, unknown tags
+        raise _NotPlain  # "=" keys, sets, ordered maps, unknown tags
 
 
 def _is_plain_key(node: yaml.Node) -> bool:
@@ -438,11 +439,14 @@ def read_capped(path: str, limit: int = MAX_NOTE_BYTES) -> tuple[bytes | None, o
         stat = os.fstat(fd)
         if stat.st_size > limit:
             return None, stat
-        parts = [os.read(fd, stat.st_size + 1)]
-        size = len(parts[0])
-        while parts[-1] and size <= limit:  # the file grew since fstat: read on, to the limit
-            parts.append(os.read(fd, 1 << 16))
+        parts: list[bytes] = []
+        size, wanted = 0, stat.st_size + 1
+        while size <= limit:
+            parts.append(os.read(fd, wanted))
             size += len(parts[-1])
+            if len(parts[-1]) < wanted:  # the end: a file that did not grow needs one read
+                break
+            wanted = 1 << 16  # the file grew since fstat: read on, to the limit
         return (b"".join(parts) if size <= limit else None), stat
     finally:
         os.close(fd)
