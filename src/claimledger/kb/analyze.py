@@ -187,16 +187,16 @@ def _text_field(metadata: dict[str, Any], name: str) -> str | None:
 
 
 def _keys(stem: str, title: str, h1: str | None, aliases: Any) -> list[tuple[str, str]]:
-    keys = {(normalize_key(stem), "stem")}
     alias_list = aliases if isinstance(aliases, list) else [aliases]
-    keys |= {(normalize_key(a), "alias") for a in alias_list if isinstance(a, str) and a.strip()}
-    keys.add((normalize_key(title), "title"))
+    named = [(stem, "stem")]  # in KEY_RANK order
+    named += [(a, "alias") for a in alias_list if isinstance(a, str) and a.strip()]
+    named.append((title, "title"))
     if h1:
-        keys.add((normalize_key(h1), "h1"))
+        named.append((h1, "h1"))
     # One row per key: the strongest kind wins when a stem and a title coincide.
     best: dict[str, str] = {}
-    for key, kind in sorted(keys, key=lambda k: KEY_RANK[k[1]]):
-        best.setdefault(key, kind)
+    for text, kind in named:
+        best.setdefault(normalize_key(text), kind)
     return sorted(best.items())
 
 
