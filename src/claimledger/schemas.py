@@ -170,7 +170,6 @@ def schemas_fingerprint(schemas_dir: Path, names: tuple[str, ...]) -> str:
 
 
 @lru_cache(maxsize=16)
-@lru_cache(maxsize=16)
 def validator(schemas_dir: Path, name: str) -> Any:
     """A Draft 2020-12 validator that also checks formats such as `date`. Cached as
     fast_validator is: one instance resolves its references once, for every note it checks.
