@@ -229,6 +229,13 @@ def test_plain_loader_agrees_with_the_safe_loader(text: str) -> None:
         assert ours == theirs
 
 
+def test_the_plain_loader_has_no_path_resolvers_to_skip() -> None:
+    """Its no-op descend/ascend_resolver are right only while no path resolver exists."""
+    assert not PlainSafeLoader.yaml_path_resolvers
+    assert PlainSafeLoader.descend_resolver(None, None) is not None  # callable, harmless
+    assert PlainSafeLoader.ascend_resolver() == ()
+
+
 @pytest.mark.parametrize("size", [0, 1, 4095, 4096, 70_000])
 def test_read_capped_reads_whole_files(tmp_path: Path, size: int) -> None:
     path = tmp_path / "note.md"

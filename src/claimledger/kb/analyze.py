@@ -52,6 +52,8 @@ LINK_FIELDS = {
 # Key kinds in order of precedence when two notes answer to the same name.
 KEY_RANK = {"stem": 0, "alias": 1, "title": 2, "h1": 3}
 TOO_LARGE_DIGEST = "too-large"
+# One encoder for every note: json.dumps with options builds a new one per call.
+METADATA_JSON = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
 
 @dataclass
@@ -69,7 +71,12 @@ class AnalyzedNote:
     # (edge kind, target, key, key hash, folder, line, embed): the links table
     link_rows: list[tuple[Any, ...]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    search_text: str = ""
+    body: str = ""
+
+    @property
+    def search_text(self) -> str:
+        """What full-text search reads of the note (built only when search is)."""
+        return _search_text(self.fields["description"], self.body)
 
 
 def analyze_files(
@@ -125,7 +132,7 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
     stem = posixpath.splitext(posixpath.basename(result.path))[0]
     note_type = metadata.get("type") if isinstance(metadata.get("type"), str) else None
     title = _text_field(metadata, "title") or stem
-    result.metadata_json = json.dumps(metadata, ensure_ascii=False, default=str)
+    result.metadata_json = METADATA_JSON(metadata)
     result.fields = {
         "type": note_type,
         "stem": stem,
@@ -146,7 +153,7 @@ def _fill(result: AnalyzedNote, note: Note, scan: BodyScan, schemas_dir: Path) -
     # An unreadable frontmatter (too large, unclosed, not UTF-8) is reported as such already.
     if not note.has_frontmatter and result.role == "source" and not note.problems:
         result.problems.append(Problem("no-frontmatter", "source note has no frontmatter", 1))
-    result.search_text = _search_text(result.fields["description"], note.body)
+    result.body = note.body
 
 
 def search_texts(

@@ -148,6 +148,12 @@ class PlainSafeLoader(BaseSafeLoader):
     # Tags resolved so far: notes repeat the same field names and many values. The resolver
     # reads only class-level tables, so the tag depends on these arguments alone.
     _resolved: ClassVar[dict[tuple[Any, Any, Any], str]] = {}
+    # The composer calls these two around every node for path resolvers, which no loader here
+    # has (PyYAML's methods return at once then). Built-ins that take the same arguments and
+    # change nothing cost a third as much: slice(parent, index) is made and dropped, and
+    # tuple() is the empty tuple.
+    descend_resolver = staticmethod(slice)
+    ascend_resolver = staticmethod(tuple)
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         key = (kind, value, implicit)
