@@ -229,9 +229,11 @@ def test_plain_loader_agrees_with_the_safe_loader(text: str) -> None:
         assert ours == theirs
 
 
-def test_the_plain_loader_has_no_path_resolvers_to_skip() -> None:
-    """Its no-op descend/ascend_resolver are right only while no path resolver exists."""
+def test_the_plain_loader_has_no_resolvers_that_its_short_cuts_skip() -> None:
+    """Its no-op descend/ascend_resolver are right only while no path resolver exists, and
+    its short cut to strings only while no implicit resolver applies to every value."""
     assert not PlainSafeLoader.yaml_path_resolvers
+    assert None not in PlainSafeLoader.yaml_implicit_resolvers
     assert PlainSafeLoader.descend_resolver(None, None) is not None  # callable, harmless
     assert PlainSafeLoader.ascend_resolver() == ()
 

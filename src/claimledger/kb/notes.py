@@ -156,6 +156,12 @@ class PlainSafeLoader(BaseSafeLoader):
     ascend_resolver = staticmethod(tuple)
 
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        # A quoted scalar, or a plain one whose first character starts no implicit type (most
+        # text), is a string, as in PyYAML's resolve when no resolver applies to all values.
+        if kind is yaml.ScalarNode and (
+            not implicit[0] or value[:1] not in self.yaml_implicit_resolvers
+        ):
+            return STR_TAG
         key = (kind, value, implicit)
         tag = self._resolved.get(key)
         if tag is None:
