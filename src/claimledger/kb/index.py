@@ -347,8 +347,11 @@ def flushing_as_written(fd: int, interval: float = FLUSH_INTERVAL_S) -> Iterator
 
 
 def _flush_until(fd: int, interval: float, stop: threading.Event) -> None:
-    while not stop.wait(interval):
-        FDATASYNC(fd)
+    try:
+        while not stop.wait(interval):
+            FDATASYNC(fd)
+    except OSError as exc:  # a head start only: the fsync before the rename reports the error
+        log.debug("flushing the index while it is built failed: %s", exc)
 
 
 def _load_all(
