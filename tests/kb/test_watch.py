@@ -3,6 +3,7 @@ journals, checked against a full rebuild of the same files after every kind of c
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import signal
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from claimledger.errors import ClaimledgerError
 from claimledger.kb import open_index, refresh_index
 from claimledger.kb.watch import (
     JOURNAL_NAME,
     Changes,
     Journal,
     changes_since,
+    run_watcher,
     watch_folder,
     watcher_running,
 )
@@ -277,3 +280,25 @@ def test_no_watcher_means_no_wait(workspace: Path) -> None:
     assert time.perf_counter() - started < 0.1
     stats = refresh_index(ws)
     assert not stats.watched and stats.added > 0
+
+
+def test_too_few_inotify_watches_is_a_clear_error_that_leaves_no_watcher(
+    workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel refuses a watch (ENOSPC: fs.inotify.max_user_watches reached): the error names
+    the workspace and the sysctl, and no journal or lock is left to make refreshes wait."""
+    from watchdog.observers import Observer
+
+    def refuse(self: object) -> None:
+        raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(Observer, "start", refuse)
+    ws = Workspace.open(workspace)
+    for _ in range(2):  # the lock was released: a second try fails the same way
+        with pytest.raises(ClaimledgerError) as caught:
+            run_watcher(ws)
+        assert caught.value.path == str(ws.root)
+        assert "fs.inotify.max_user_watches" in caught.value.problem
+    assert not (watch_folder(ws) / JOURNAL_NAME).exists()
+    assert not watcher_running(ws)
+    assert changes_since(ws, None) == Changes(None, None)
