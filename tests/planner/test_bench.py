@@ -49,6 +49,12 @@ def test_bench_planner_short_run_prints_every_figure(tmp_path: Path) -> None:
     written = json.loads(figures_file.read_text())
     assert 0 <= written["planner_none"]["reached_target"] <= 1
     assert written["tpe3"]["mean_regret"] >= 0 and " mean_regret " in out
+    sets = written["tpe3_seed_sets"]
+    assert (
+        len(sets["runs_to_target"]) == 5
+        and sets["runs_to_target"][0] == written["tpe3"]["runs_to_target"]
+    )  # the first seed set is figure 1's TPE
+    assert 1 <= sets["pooled_runs_to_target"] <= 41
 
 
 def test_claims_arms_match_their_manifest() -> None:
