@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -81,11 +82,30 @@ def test_the_claims_slope_falls_as_claims_are_refuted_and_firms_as_they_hold() -
     assert slope < 0  # both tested claims point the wrong way: the signal is reversed
     assert wrong.excess > 0.02  # and they are far off: every claim's spread widens
     assert wrong.slope("a")[0] < 1 and wrong.slope("a")[0] > slope  # a's own test left out
-    good = calibration(PlanState(SPACE, DEFAULT, trials, [claim("a", 1, 0, 0.1)], noise=0.005))
+    held = replace(claim("a", 1, 0, 0.1), runs=("elsewhere-1",))  # a harm with runs behind it
+    good = calibration(PlanState(SPACE, DEFAULT, trials, [held], noise=0.005))
     assert good.slope()[0] == pytest.approx(1.0, abs=0.05) and good.slope()[1] < slope_sd * 1.5
     assert good.excess == 0.0
     untested = calibration(PlanState(SPACE, DEFAULT, trials[:1], WRONG, noise=0.005))
     assert untested.slope() == (1.0, 0.5)  # before any test, claims mean what they say
+
+
+def test_a_claimed_harm_with_no_run_behind_it_does_not_hold_its_move_back() -> None:
+    """Were it a prior, the move would never run and the claim never be refuted."""
+    from claimledger.planner.guided import belief, moves
+
+    unfounded = claim("a", 1, 2, 0.1)  # wrong: a = 2 is the best value
+    state = PlanState(SPACE, DEFAULT, [], [unfounded], noise=0.005)
+    move = belief(state, "a", 2)
+    assert move.prior == 0.0 and move.tests == (unfounded.title,)  # it still cites the claim
+    assert move.sd == calibration(state).effect_sd  # as wide as a move nothing speaks of
+    at_two = PlanState(SPACE, {**DEFAULT, "a": 2}, [], [unfounded], noise=0.005)
+    assert belief(at_two, "a", 1).prior == 0.0  # nor does its reverse count as a gain
+    assert search(ClaimGuided(), [unfounded]) == search(ClaimGuided(), [])
+    founded = replace(unfounded, runs=("elsewhere-1",))  # measured on runs of another ledger
+    state = PlanState(SPACE, DEFAULT, [], [founded], noise=0.005)
+    assert belief(state, "a", 2).prior == pytest.approx(0.1)
+    assert all(m.param != "a" or m.new != 2 for m in moves(state)[:3])  # it is held back
 
 
 def test_measured_effects_set_the_spread_of_unclaimed_moves() -> None:
@@ -116,8 +136,6 @@ def test_two_knob_moves_when_no_single_knob_pays() -> None:
 
 
 def test_a_claim_measured_on_these_runs_is_not_counted_again_as_prior() -> None:
-    from dataclasses import replace
-
     from claimledger.planner.guided import prior
 
     trials = [Observation("r1", dict(DEFAULT), 0, 3.0)]
