@@ -91,9 +91,11 @@ def load_arm(name: str) -> list[ClaimEffect]:
     ]
 
 
-def claim(title: str, param: str, old: Any, new: Any, delta: float, conf: str) -> ClaimEffect:
+def claim(
+    title: str, param: str, old: Any, new: Any, delta: float, conf: str, runs: tuple = ()
+) -> ClaimEffect:
     return ClaimEffect(
-        title, f"bench/{title}.md", param, old, new, delta, 0, PLATFORM, conf, "active"
+        title, f"bench/{title}.md", param, old, new, delta, 0, PLATFORM, conf, "active", runs=runs
     )
 
 
@@ -127,9 +129,10 @@ def mixed_signs(table: Table, task: str, fraction: float, rng: random.Random) ->
     ]
 
 
-def learned_claims(trials: list[Observation]) -> list[ClaimEffect]:
+def learned_claims(trials: list[Observation], ledger: str) -> list[ClaimEffect]:
     """What a loop learns from its runs: one claim per measured one-knob move (paired by seed),
-    confidence experimental when the mean is beyond the noise floor, else speculative."""
+    confidence experimental when the mean is beyond the noise floor, else speculative, citing
+    the runs it was measured on (in `ledger`, so they are not mistaken for the runs of another)."""
     floor = noise_floor(trials).value
     seen, found = set(), []
     configs = {canonical(t.config): t.config for t in trials}
@@ -141,11 +144,12 @@ def learned_claims(trials: list[Observation]) -> list[ClaimEffect]:
             k = changed[0]
             seen.add((k, str(a[k]), str(b[k])))
             seen.add((k, str(b[k]), str(a[k])))
-            diffs, _ = comparisons(trials, k, a[k], b[k])
+            diffs, used = comparisons(trials, k, a[k], b[k])
             if diffs:
                 mean = statistics.fmean(diffs)
                 conf = "experimental" if abs(mean) > floor else "speculative"
-                found.append(claim(f"learned {k} {a[k]}->{b[k]}", k, a[k], b[k], mean, conf))
+                runs = tuple(f"{ledger}/{run}" for run in used)
+                found.append(claim(f"learned {k} {a[k]}->{b[k]}", k, a[k], b[k], mean, conf, runs))
     return found
 
 
@@ -344,7 +348,7 @@ def transfer_runs(table: Table, task: str, other: str, reps: int) -> dict[str, l
     found: dict[str, list[list[float]]] = {"planner_none": [], "planner_transfer": []}
     for rep in range(reps):
         _, trials = trajectory(table, task, ClaimGuided(), [], rep, TRANSFER_RUNS)
-        learned = learned_claims(trials)
+        learned = learned_claims(trials, task)
         found["planner_transfer"].append(
             trajectory(table, other, ClaimGuided(), learned, rep, MAX_RUNS)[0]
         )
