@@ -170,7 +170,7 @@ def prior(
 ) -> tuple[float, float, tuple[str, ...]]:
     """(mean, sd, claim titles) of the claims' belief about a move, scaled by the calibration."""
     calibrated = calibrated or Calibration()
-    weighted, held_back = [], []
+    weighted, cited_only = [], []
     seen = {t.run_id for t in state.trials}
     for claim in state.claims:
         predicted = claim.predicts(param, old, new)
@@ -179,20 +179,20 @@ def prior(
         if claim.runs and seen.intersection(claim.runs):
             continue  # measured on these very runs: they count once, as data
         if unfounded_harm(claim):
-            held_back.append(claim.title)
+            cited_only.append(claim.title)
             continue
         weight = CONFIDENCE_WEIGHT.get(claim.confidence, 1.0)
         weight *= UNDER_REVIEW_WEIGHT if claim.status == "under_review" else 1.0
         weighted.append((predicted, weight, claim.title))
     if not weighted:
-        return 0.0, calibrated.effect_sd, tuple(held_back)
+        return 0.0, calibrated.effect_sd, tuple(cited_only)
     total = sum(w for _, w, _ in weighted)
     claimed = sum(d * w for d, w, _ in weighted) / total
     slope, slope_sd = calibrated.slope(param)
     spread = claim_spread(state, claimed, total)
     sd = math.sqrt((slope_sd * claimed) ** 2 + spread**2 + calibrated.excess**2)
     mean = slope * claimed
-    return mean, sd, tuple(x for _, _, x in weighted) + tuple(held_back)
+    return mean, sd, tuple(x for _, _, x in weighted) + tuple(cited_only)
 
 
 def belief(state: PlanState, param: str, new: Any, calibrated: Calibration | None = None) -> Move:
