@@ -20,13 +20,13 @@ the trainer's source, registered in MANIFEST-blind-fresh.json before it was scor
 earlier hand-written priors, printed as `planner_blind_contaminated` (their writer had seen an
 older table) and kept out of the goals; `oracle` (true deltas of every one-knob move from the
 defaults, the ceiling); `adversarial` (true deltas with the sign flipped, confidence likely);
-`transfer` (claims the loop learned from 20 runs of the no-claims planner on task A, scored on
-B). Every arm file is checked against its manifest's sha256. Baselines: random search; Optuna
-TPE with 3 start-up trials; TPE with the blind claims' predicted-good moves enqueued first
-(enqueue_trial). Medians of runs-to-target carry a 95% bootstrap interval. TPE is also rerun
-with five independent sampler seed sets on the same repetitions: the spread of its median
-shows how far a 100-repetition median moves by a strategy's own randomness, and the goals
-compare against its median pooled over the five.
+`transfer` (claims the loop learned from 20 runs of the no-claims planner on task A, each in
+the context it was measured in, scored on B). Every arm file is checked against its manifest's
+sha256. Baselines: random search; Optuna TPE with 3 start-up trials; TPE with the blind claims'
+predicted-good moves enqueued first (enqueue_trial). Medians of runs-to-target carry a 95%
+bootstrap interval. TPE is also rerun with five independent sampler seed sets on the same
+repetitions: the spread of its median shows how far a 100-repetition median moves by a
+strategy's own randomness, and the goals compare against its median pooled over the five.
 
     .venv/bin/python bench/planner.py  # 300 repetitions, draws docs/planner-{regret,figures}.png
     .venv/bin/python bench/planner.py --reps 5 --no-plot
@@ -92,10 +92,28 @@ def load_arm(name: str) -> list[ClaimEffect]:
 
 
 def claim(
-    title: str, param: str, old: Any, new: Any, delta: float, conf: str, runs: tuple[str, ...] = ()
+    title: str,
+    param: str,
+    old: Any,
+    new: Any,
+    delta: float,
+    conf: str,
+    runs: tuple[str, ...] = (),
+    context: tuple[tuple[str, Any], ...] = (),
 ) -> ClaimEffect:
     return ClaimEffect(
-        title, f"bench/{title}.md", param, old, new, delta, 0, PLATFORM, conf, "active", runs=runs
+        title,
+        f"bench/{title}.md",
+        param,
+        old,
+        new,
+        delta,
+        0,
+        PLATFORM,
+        conf,
+        "active",
+        context=context,
+        runs=runs,
     )
 
 
@@ -130,26 +148,30 @@ def mixed_signs(table: Table, task: str, fraction: float, rng: random.Random) ->
 
 
 def learned_claims(trials: list[Observation], ledger: str) -> list[ClaimEffect]:
-    """What a loop learns from its runs: one claim per measured one-knob move (paired by seed),
-    confidence experimental when the mean is beyond the noise floor, else speculative, citing
-    the runs it was measured on (in `ledger`, so they are not mistaken for the runs of another)."""
+    """What a loop learns from its runs: one claim per measured one-knob move in the context it
+    was measured in (the other knobs' values, paired by seed), confidence experimental when the
+    mean is beyond the noise floor, else speculative, citing the runs it was measured on (in
+    `ledger`, so they are not mistaken for the runs of another)."""
     floor = noise_floor(trials).value
     seen, found = set(), []
     configs = {canonical(t.config): t.config for t in trials}
     for a in configs.values():
         for b in configs.values():
             changed = [k for k in SPACE if a[k] != b[k]]
-            if len(changed) != 1 or (changed[0], str(a[changed[0]]), str(b[changed[0]])) in seen:
+            if len(changed) != 1:
                 continue
             k = changed[0]
-            seen.add((k, str(a[k]), str(b[k])))
-            seen.add((k, str(b[k]), str(a[k])))
-            diffs, used = comparisons(trials, k, a[k], b[k])
+            context = tuple(sorted((x, a[x]) for x in SPACE if x != k))
+            if (k, context) in seen:
+                continue
+            seen.add((k, context))
+            diffs, used = comparisons(trials, k, a[k], b[k], dict(context))
             if diffs:
                 mean = statistics.fmean(diffs)
                 conf = "experimental" if abs(mean) > floor else "speculative"
                 runs = tuple(f"{ledger}/{run}" for run in used)
-                found.append(claim(f"learned {k} {a[k]}->{b[k]}", k, a[k], b[k], mean, conf, runs))
+                title = f"learned {k} {a[k]}->{b[k]} in {canonical(a)}"
+                found.append(claim(title, k, a[k], b[k], mean, conf, runs, context))
     return found
 
 

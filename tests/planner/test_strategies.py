@@ -108,6 +108,43 @@ def test_a_claimed_harm_with_no_run_behind_it_does_not_hold_its_move_back() -> N
     assert all(m.param != "a" or m.new != 2 for m in moves(state)[:3])  # it is held back
 
 
+def learned(delta: float, runs: tuple[str, ...] = ("task-a/r7",)) -> ClaimEffect:
+    """A claim measured on another ledger's runs: c 0 -> 1 in the context a = 2, b = 0."""
+    return replace(claim("c", 0, 1, delta), context=(("a", 2), ("b", 0)), runs=runs)
+
+
+def test_a_claim_measured_in_a_context_elsewhere_starts_the_search_at_its_better_config() -> None:
+    trials = [Observation("0", dict(DEFAULT), 0, truth(DEFAULT))]
+    state = PlanState(SPACE, DEFAULT, trials, [learned(-0.05)], noise=0.005)
+    first, *rest = ClaimGuided().propose(state, 3)
+    assert first.config == {"a": 2, "b": 0, "c": 1} and first.tests == (learned(-0.05).title,)
+    assert len(rest) == 2 and first.config not in [c.config for c in rest]
+    state.claims = [learned(0.05)]  # c = 1 measured worse: c = 0 is the better config
+    assert ClaimGuided().propose(state, 1)[0].config == {"a": 2, "b": 0, "c": 0}
+    for unmeasured in [replace(learned(-0.05), runs=()), replace(learned(-0.05), context=())]:
+        state.claims = [unmeasured]  # a prior only: no config was measured
+        assert ClaimGuided().propose(state, 1)[0].config != {"a": 2, "b": 0, "c": 1}
+    state.claims = [learned(-0.05, runs=("0",))]  # measured on these very runs
+    assert ClaimGuided().propose(state, 1)[0].config != {"a": 2, "b": 0, "c": 1}
+    assert search(ClaimGuided(), [learned(-0.05)]) == 2
+
+
+def test_after_a_transfer_the_incumbents_neighbours_come_before_a_global_search() -> None:
+    from claimledger.planner.guided import _goes_global, moves
+
+    base = {"a": 2, "b": 0, "c": 0}
+    trials = [
+        Observation(str(i), config, 0, 2.8 + 0.01 * i)
+        for i, config in enumerate([base, DEFAULT, {**DEFAULT, "c": 1}])
+    ]
+    state = PlanState(SPACE, base, trials, [], noise=0.01)
+    assert _goes_global(state, moves(state))  # nothing pays: TPE over every run
+    state.claims = [learned(0.05)]  # its better config, a=2 b=0 c=0, is the incumbent
+    assert not _goes_global(state, moves(state))
+    assert ClaimGuided().propose(state, 1)[0].config_diff.keys() <= {"a", "b", "c"}
+    assert len(ClaimGuided().propose(state, 1)[0].config_diff) == 1  # a one-knob neighbour
+
+
 def test_measured_effects_set_the_spread_of_unclaimed_moves() -> None:
     trials = [
         Observation("0", dict(DEFAULT), 0, 3.0),
