@@ -65,6 +65,17 @@ def test_a_stack_needs_three_helpful_knobs() -> None:
     assert stack is not None and stack.config(DEFAULT) == {"a": 2, "b": 0, "c": 1}
 
 
+def test_a_stack_takes_every_move_that_pays_even_below_the_noise_floor() -> None:
+    from claimledger.planner.guided import moves, stack_move
+
+    small = [replace(c, delta=-0.007) for c in GOOD]  # each gains 0.7 of the noise floor
+    state = PlanState(SPACE, DEFAULT, [], small, noise=0.01)
+    stack = stack_move(state, moves(state))
+    assert stack is not None and stack.config(DEFAULT) == {"a": 2, "b": 0, "c": 1}
+    state.claims = [replace(c, delta=-0.004) for c in GOOD]  # under half the floor: no pay
+    assert stack_move(state, moves(state)) is None
+
+
 def test_wrong_claims_are_refuted_and_the_optimum_still_found() -> None:
     runs = search(ClaimGuided(), WRONG)
     assert runs < 30
