@@ -291,8 +291,8 @@ def stack_move(state: PlanState, ones: list[Move]) -> Combined | None:
     """Every knob's best move that pays (expected to gain half the noise floor, the bar of a
     one-knob move), at once (three knobs or more, not run yet); None when there is no such
     stack. At the full noise floor, small claimed gains were left out of every stack: on the
-    planner benchmark the blind priors' median runs-to-target went from 38.5 to 28 with the
-    lower bar, placebo and no-claims arms unchanged (100 repetitions; blind 28 over 300)."""
+    planner benchmark the blind priors' median runs-to-target went from 37.5 to 28 with the
+    lower bar over 300 repetitions, placebo and no-claims arms unchanged."""
     best: dict[str, Move] = {}
     for move in ones:  # best score first: the first move of a knob is its best
         if move.mean <= -LOCAL_GAIN * max(state.noise, MIN_NOISE):
