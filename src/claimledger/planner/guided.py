@@ -183,7 +183,7 @@ def prior(
         predicted = claim.predicts(param, old, new)
         if predicted is None:
             continue
-        if claim.runs and seen.intersection(claim.runs):
+        if measured_on(claim, seen):
             continue  # measured on these very runs: they count once, as data
         if unfounded_harm(claim):
             cited_only.append(claim.title)
@@ -205,17 +205,14 @@ def prior(
 def measured_configs(state: PlanState) -> list[tuple[dict[str, Any], ClaimEffect]]:
     """The better config of each claim measured in a stated context on other runs, not yet
     run here: (config, claim), largest measured difference first."""
-    found = []
-    for claim in measured_elsewhere(state):
+    first: dict[str, tuple[dict[str, Any], ClaimEffect]] = {}
+    for claim in sorted(measured_elsewhere(state), key=lambda c: (-abs(c.delta), c.title)):
         context = {k: v for k, v in claim.context if k in state.space}
         better = claim.new if claim.delta < 0 else claim.old
         config = {**state.base, **context, claim.param: better}
         if state.allowed(config) and not state.runs_of(config):
-            found.append((abs(claim.delta), claim.title, config, claim))
-    found.sort(key=lambda x: (-x[0], x[1]))
-    first: dict[str, tuple[dict[str, Any], ClaimEffect]] = {}
-    for *_, config, claim in found:  # two claims may name the same config: it runs once
-        first.setdefault(identity(config), (config, claim))
+            # two claims may name the same config: it runs once, for the larger difference
+            first.setdefault(identity(config), (config, claim))
     return list(first.values())
 
 
@@ -322,7 +319,12 @@ def measured_elsewhere(state: PlanState) -> list[ClaimEffect]:
     """The claims measured in a stated context on runs other than these (another task, branch
     or ledger): a transfer."""
     seen = {t.run_id for t in state.trials}
-    return [c for c in state.claims if c.context and c.runs and not seen.intersection(c.runs)]
+    return [c for c in state.claims if c.context and c.runs and not measured_on(c, seen)]
+
+
+def measured_on(claim: ClaimEffect, run_ids: set[str]) -> bool:
+    """Whether a claim cites any of these runs as the ones it was measured on."""
+    return not run_ids.isdisjoint(claim.runs)
 
 
 def _untried_move(state: PlanState, move: Move) -> bool:
