@@ -224,11 +224,15 @@ class ClaimIndex:
         return matches
 
     def find_effect(self, effect: dict[str, Any]) -> ClaimEntry | None:
-        """A claim whose effect has the same param, from, to and platform."""
+        """A claim whose effect has the same param, from, to and platform, in the same context
+        (a claim or a report that states none speaks of every context)."""
         keys = ("param", "from", "to", "platform")
+        context = effect.get("context") or {}
         for entry in self.entries:
             if entry.effect and all(entry.effect.get(k) == effect.get(k) for k in keys):
-                return entry
+                theirs = entry.effect.get("context") or {}
+                if not context or not theirs or theirs == context:
+                    return entry
         return None
 
 

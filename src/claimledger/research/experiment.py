@@ -17,7 +17,7 @@ import hashlib
 import logging
 import statistics
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -104,6 +104,10 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
 def workspace_commit(ws: Workspace) -> str:
     """The workspace's git HEAD as a short sha; "uncommitted" before the first commit, "none"
     outside git."""
@@ -113,10 +117,15 @@ def workspace_commit(ws: Workspace) -> str:
 
 
 def paired_baseline(
-    ws: Workspace, platform: str, base_config: dict[str, Any], runs: Sequence[SeedRun]
+    ws: Workspace,
+    platform: str,
+    base_config: dict[str, Any],
+    runs: Sequence[SeedRun],
+    changed: Collection[str] = (),
 ) -> dict[str, Any]:
     """These runs against the baseline config's own runs of the same seeds on the platform
-    (not against the best single run): the deltas, their mean and the noise floor."""
+    (not against the best single run): the deltas, their mean, the noise floor and the
+    context (the baseline config without the `changed` keys) the difference was measured in."""
     from claimledger.planner.evidence import identity, noise_floor, observations
 
     mine = {r.record_id for r in runs}
@@ -138,6 +147,7 @@ def paired_baseline(
         "baseline_runs": used,
         "deltas": deltas,
         "noise_floor": round(noise_floor(obs).value, 6),
+        "context": {k: v for k, v in base_config.items() if k not in changed and _scalar(v)},
     }
     if deltas:
         paired["delta"] = round(statistics.fmean(deltas), 6)
@@ -318,7 +328,9 @@ def record_experiment(
             _record(ws, experiment, options, base_config, (seed, result, started, finished), agent)
         )
     if experiment.config_diff:  # a change: compare it with the baseline config's own seeds
-        experiment.paired = paired_baseline(ws, platform, base_config, experiment.runs)
+        experiment.paired = paired_baseline(
+            ws, platform, base_config, experiment.runs, experiment.config_diff
+        )
     experiment.report = _write_report(ws, experiment, agent, tests)
     return experiment
 

@@ -4,13 +4,16 @@ Reads the frontmatter that `claimledger run` writes (schemas/run-report.schema.j
 that breaks the schema is a null result naming the field and the problem. A report whose
 config_diff changes exactly one key, with a baseline and at least one finished seed, becomes
 an `experimental` claim with an `effect` block and `provenance.runs`; when a claim with the same
-param/from/to/platform exists, the report is evidence for it instead. Deterministic.
+param/from/to/platform exists, in the same context (or either states none), the report is
+evidence for it instead. Deterministic.
 
 A report with a `paired` block (what `claimledger run` writes now) is judged on it: the delta
 is the mean of these runs minus the baseline config's runs of the same seeds, never the best
 single run, and the report becomes a claim only when that paired effect is beyond the noise
 floor it records; otherwise it is a null result saying so. Older reports without the block
-are read as before (against the baseline run).
+are read as before (against the baseline run). The block's context (the baseline config without
+the changed key) becomes the claim's `effect.context`, and its title names the knobs where that
+context leaves the trainer defaults: the same move in another context is another claim.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 from claimledger.inbox.extractors.base import Candidate, Context, Extraction, SourceDoc
 from claimledger.kb.notes import json_safe
 from claimledger.schemas import problems
+from claimledger.trainer.params import trainer_defaults
 
 NAME = "run-report"
 FORMAT = "run-report"
@@ -28,6 +32,7 @@ SCHEMA = "run-report"  # schemas/run-report.schema.json
 MAX_PROBLEMS = 5  # schema problems named in a null result's notes
 METRIC = "val_bpb"
 BARELY = 0.001  # |delta| below this "barely changes" val_bpb
+MAX_CONTEXT_KNOBS = 4  # context knobs a title names
 
 
 class RunReportExtractor:
@@ -105,7 +110,23 @@ def effect_of(meta: dict[str, Any]) -> dict[str, Any]:
     effect.update({"delta": round(delta, 6), "n": n})
     if meta.get("platform"):
         effect["platform"] = str(meta["platform"])
+    if isinstance(paired, dict) and isinstance(paired.get("context"), dict):
+        effect["context"] = dict(paired["context"])
     return effect
+
+
+def context_text(context: dict[str, Any]) -> str:
+    """The knobs of a context that differ from the trainer defaults, sorted, in words
+    ("batch_size 8, width 96"), the first few of them; "" for the defaults themselves."""
+    defaults = trainer_defaults()
+    changed = [f"{k} {_word(v)}" for k, v in sorted(context.items()) if defaults.get(k) != v]
+    shown = ", ".join(changed[:MAX_CONTEXT_KNOBS])
+    more = len(changed) - MAX_CONTEXT_KNOBS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def _word(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def effect_title(effect: dict[str, Any]) -> str:
@@ -118,7 +139,9 @@ def effect_title(effect: dict[str, Any]) -> str:
     delta = effect["delta"]
     outcome = "barely changes" if abs(delta) < BARELY else ("lowers" if delta < 0 else "raises")
     where = f" on {effect['platform']}" if effect.get("platform") else ""
-    return f"{verb} {effect['param']} from {old} to {new} {outcome} {METRIC}{where}"
+    context = context_text(effect.get("context") or {})
+    at = f" with {context}" if context else ""
+    return f"{verb} {effect['param']} from {old} to {new} {outcome} {METRIC}{where}{at}"
 
 
 def _candidate(source: SourceDoc, context: Context, effect: dict[str, Any]) -> Candidate:
