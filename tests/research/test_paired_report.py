@@ -84,12 +84,14 @@ def test_paired_baseline_states_the_context_it_was_measured_in(workspace: Path) 
     got = paired_baseline(ws, PLATFORM, config, runs, {"lr": [0.01, 0.02]})
     assert got["n"] == 1 and got["delta"] == pytest.approx(-0.05)
     assert got["context"] == {k: v for k, v in config.items() if k != "lr"}
+    assert got["context_label"] == "batch_size 8"
 
 
 def context_paired(delta: float, **knobs: object) -> dict:
     """A paired block measured with these knobs set, every other one at the trainer default."""
-    context = {k: v for k, v in trainer_defaults().items() if k != "lr"}
-    return {**paired(delta, 0.02), "context": {**context, **knobs}}
+    context = {k: v for k, v in trainer_defaults().items() if k != "lr"} | knobs
+    label = ", ".join(f"{k} {v}" for k, v in sorted(knobs.items()))
+    return {**paired(delta, 0.02), "context": context, "context_label": label}
 
 
 def claim_effects(ws: Workspace) -> dict[str, dict]:

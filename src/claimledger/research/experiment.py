@@ -32,6 +32,7 @@ from claimledger.research.runreport import (
     REPORT_SCHEMA,
     SeedRun,
     change_text,
+    context_label,
     mean_bpb,
     report_body,
     report_fields,
@@ -125,7 +126,8 @@ def paired_baseline(
 ) -> dict[str, Any]:
     """These runs against the baseline config's own runs of the same seeds on the platform
     (not against the best single run): the deltas, their mean, the noise floor and the
-    context (the baseline config without the `changed` keys) the difference was measured in."""
+    context (the baseline config without the `changed` keys) the difference was measured in,
+    with its label (where it leaves the trainer defaults)."""
     from claimledger.planner.evidence import identity, noise_floor, observations
 
     mine = {r.record_id for r in runs}
@@ -147,8 +149,10 @@ def paired_baseline(
         "baseline_runs": used,
         "deltas": deltas,
         "noise_floor": round(noise_floor(obs).value, 6),
-        "context": {k: v for k, v in base_config.items() if k not in changed and _scalar(v)},
     }
+    context = {k: v for k, v in base_config.items() if k not in changed and _scalar(v)}
+    paired["context"] = context
+    paired["context_label"] = context_label(context)
     if deltas:
         paired["delta"] = round(statistics.fmean(deltas), 6)
     return paired

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from claimledger.trainer.params import domain_of
+from claimledger.trainer.params import domain_of, trainer_defaults
 
 REPORT_SCHEMA = "run-report"  # schemas/run-report.schema.json
+MAX_CONTEXT_KNOBS = 4  # knobs a context label names
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,16 @@ def change_text(config_diff: dict[str, list[Any]]) -> str:
     if not config_diff:
         return "baseline config"
     return ", ".join(f"{k} {_value(old)} -> {_value(new)}" for k, (old, new) in config_diff.items())
+
+
+def context_label(context: dict[str, Any]) -> str:
+    """The knobs of a context that differ from the trainer defaults, sorted, in words
+    ("batch_size 8, width 96"), the first few of them; "" for the defaults themselves."""
+    defaults = trainer_defaults()
+    changed = [f"{k} {_value(v)}" for k, v in sorted(context.items()) if defaults.get(k) != v]
+    shown = ", ".join(changed[:MAX_CONTEXT_KNOBS])
+    more = len(changed) - MAX_CONTEXT_KNOBS
+    return shown + (f" and {more} more" if more > 0 else "")
 
 
 def report_title(config_diff: dict[str, list[Any]], platform: str, seeds: int) -> str:

@@ -11,9 +11,10 @@ A report with a `paired` block (what `claimledger run` writes now) is judged on 
 is the mean of these runs minus the baseline config's runs of the same seeds, never the best
 single run, and the report becomes a claim only when that paired effect is beyond the noise
 floor it records; otherwise it is a null result saying so. Older reports without the block
-are read as before (against the baseline run). The block's context (the baseline config without
-the changed key) becomes the claim's `effect.context`, and its title names the knobs where that
-context leaves the trainer defaults: the same move in another context is another claim.
+are read as before (against the baseline run). The block's context (the baseline config
+without the changed key) becomes the claim's `effect.context`, and its title names the block's
+context_label (where that context leaves the trainer defaults): the same move in another
+context is another claim.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from typing import Any
 from claimledger.inbox.extractors.base import Candidate, Context, Extraction, SourceDoc
 from claimledger.kb.notes import json_safe
 from claimledger.schemas import problems
-from claimledger.trainer.params import trainer_defaults
 
 NAME = "run-report"
 FORMAT = "run-report"
@@ -32,7 +32,7 @@ SCHEMA = "run-report"  # schemas/run-report.schema.json
 MAX_PROBLEMS = 5  # schema problems named in a null result's notes
 METRIC = "val_bpb"
 BARELY = 0.001  # |delta| below this "barely changes" val_bpb
-MAX_CONTEXT_KNOBS = 4  # context knobs a title names
+MAX_LABEL = 200  # characters of a context label a title takes
 
 
 class RunReportExtractor:
@@ -115,21 +115,14 @@ def effect_of(meta: dict[str, Any]) -> dict[str, Any]:
     return effect
 
 
-def context_text(context: dict[str, Any]) -> str:
-    """The knobs of a context that differ from the trainer defaults, sorted, in words
-    ("batch_size 8, width 96"), the first few of them; "" for the defaults themselves."""
-    defaults = trainer_defaults()
-    changed = [f"{k} {_word(v)}" for k, v in sorted(context.items()) if defaults.get(k) != v]
-    shown = ", ".join(changed[:MAX_CONTEXT_KNOBS])
-    more = len(changed) - MAX_CONTEXT_KNOBS
-    return shown + (f" and {more} more" if more > 0 else "")
+def context_label(meta: dict[str, Any]) -> str:
+    """How the report names its paired effect's context ("batch_size 8, width 96"), or ""."""
+    paired = meta.get("paired")
+    label = paired.get("context_label") if isinstance(paired, dict) else None
+    return str(label)[:MAX_LABEL] if label else ""
 
 
-def _word(value: Any) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def effect_title(effect: dict[str, Any]) -> str:
+def effect_title(effect: dict[str, Any], context: str = "") -> str:
     """E.g. "Raising lr from 0.01 to 0.02 lowers val_bpb on cpu-2core-tok1M"."""
     old, new = effect["from"], effect["to"]
     if _is_number(old) and _is_number(new):
@@ -139,7 +132,6 @@ def effect_title(effect: dict[str, Any]) -> str:
     delta = effect["delta"]
     outcome = "barely changes" if abs(delta) < BARELY else ("lowers" if delta < 0 else "raises")
     where = f" on {effect['platform']}" if effect.get("platform") else ""
-    context = context_text(effect.get("context") or {})
     at = f" with {context}" if context else ""
     return f"{verb} {effect['param']} from {old} to {new} {outcome} {METRIC}{where}{at}"
 
@@ -164,7 +156,7 @@ def _candidate(source: SourceDoc, context: Context, effect: dict[str, Any]) -> C
         )
         runs += [str(r) for r in paired.get("baseline_runs") or [] if str(r) not in runs]
     return Candidate(
-        title=effect_title(effect),
+        title=effect_title(effect, context_label(meta)),
         domain=context.domain_for(source),
         description=description,
         body=f"{description}\n\nRuns: {', '.join(r[:12] for r in runs) or 'none recorded'}.",
