@@ -8,8 +8,8 @@ import pytest
 
 from claimledger.inbox.worker import Worker
 from claimledger.kb.notes import read_note
-from claimledger.research.experiment import paired_baseline
-from claimledger.research.runreport import SeedRun
+from claimledger.research.experiment import measured_context, paired_baseline
+from claimledger.research.runreport import SeedRun, context_label
 from claimledger.trainer import trainer_defaults
 from claimledger.workspace import Workspace
 from tests.inbox.conftest import CONFIG
@@ -76,22 +76,20 @@ def test_paired_baseline_pairs_by_seed_against_the_baseline_config(workspace: Pa
     assert got["delta"] == pytest.approx(-0.045)
 
 
-def test_paired_baseline_states_the_context_it_was_measured_in(workspace: Path) -> None:
-    ws = Workspace.open(workspace)
-    add_seed_run(ws, 0, 3.40, "keep", batch_size=8)
+def test_a_report_states_the_context_its_change_was_measured_in() -> None:
     config = {**trainer_defaults(), "batch_size": 8}
-    runs = [SeedRun(0, "x" * 64, "keep", 3.35, None, 1.0)]
-    got = paired_baseline(ws, PLATFORM, config, runs, {"lr": [0.01, 0.02]})
-    assert got["n"] == 1 and got["delta"] == pytest.approx(-0.05)
-    assert got["context"] == {k: v for k, v in config.items() if k != "lr"}
-    assert got["context_label"] == "batch_size 8"
+    context = measured_context(config, {"lr": [0.01, 0.02]})
+    assert context == {k: v for k, v in config.items() if k != "lr"}
+    assert context_label(context) == "batch_size 8"
+    assert context_label(measured_context(trainer_defaults(), ["lr"])) == ""
 
 
 def context_paired(delta: float, **knobs: object) -> dict:
-    """A paired block measured with these knobs set, every other one at the trainer default."""
+    """A report's fields: a paired effect measured with these knobs set, every other one at the
+    trainer default."""
     context = {k: v for k, v in trainer_defaults().items() if k != "lr"} | knobs
     label = ", ".join(f"{k} {v}" for k, v in sorted(knobs.items()))
-    return {**paired(delta, 0.02), "context": context, "context_label": label}
+    return {"paired": paired(delta, 0.02), "context": context, "context_label": label}
 
 
 def claim_effects(ws: Workspace) -> dict[str, dict]:
@@ -101,19 +99,19 @@ def claim_effects(ws: Workspace) -> dict[str, dict]:
 
 def test_a_claim_states_the_context_of_its_paired_effect_and_names_it(ws: Workspace) -> None:
     block = context_paired(-0.05, batch_size=8, width=96)
-    rel = report(ws, RUN_A, paired=block)
+    rel = report(ws, RUN_A, **block)
     (title,) = {r.path: r for r in Worker(ws).run_once().results}[rel].claims
     assert title.endswith("on cpu-2core-tok1M with batch_size 8, width 96")
     assert claim_effects(ws)[title]["context"] == block["context"]
 
 
 def test_the_same_move_in_another_context_is_another_claim_not_evidence(ws: Workspace) -> None:
-    report(ws, RUN_A, paired=context_paired(-0.05, batch_size=8))
+    report(ws, RUN_A, **context_paired(-0.05, batch_size=8))
     Worker(ws).run_once()
-    other = report(ws, "d" * 64, paired=context_paired(0.04, batch_size=32))
+    other = report(ws, "d" * 64, **context_paired(0.04, batch_size=32))
     (second,) = Worker(ws).run_once().results
     assert second.path == other and second.enrichments == [] and len(second.claims) == 1
-    again = report(ws, "e" * 64, paired=context_paired(-0.06, batch_size=8))
+    again = report(ws, "e" * 64, **context_paired(-0.06, batch_size=8))
     (third,) = Worker(ws).run_once().results
     assert third.path == again and third.claims == [] and len(third.enrichments) == 1
     contexts = [e["context"]["batch_size"] for e in claim_effects(ws).values() if "context" in e]

@@ -32,7 +32,6 @@ from claimledger.research.runreport import (
     REPORT_SCHEMA,
     SeedRun,
     change_text,
-    context_label,
     mean_bpb,
     report_body,
     report_fields,
@@ -67,6 +66,7 @@ class ExperimentResult:
     corpus: Corpus | None = None
     dirty: bool | None = None  # uncommitted changes in the workspace when it ran
     paired: dict[str, Any] | None = None  # against the baseline config's runs of the same seeds
+    context: dict[str, Any] | None = None  # the baseline config without the changed keys
 
     @property
     def mean_val_bpb(self) -> float | None:
@@ -105,8 +105,10 @@ def _git(root: Path, *args: str) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
-def _scalar(value: Any) -> bool:
-    return value is None or isinstance(value, str | int | float | bool)
+def measured_context(base_config: dict[str, Any], changed: Collection[str]) -> dict[str, Any]:
+    """The context a change was measured in: the baseline config without the changed keys."""
+    scalar = str | int | float | bool | None
+    return {k: v for k, v in base_config.items() if k not in changed and isinstance(v, scalar)}
 
 
 def workspace_commit(ws: Workspace) -> str:
@@ -122,12 +124,9 @@ def paired_baseline(
     platform: str,
     base_config: dict[str, Any],
     runs: Sequence[SeedRun],
-    changed: Collection[str] = (),
 ) -> dict[str, Any]:
     """These runs against the baseline config's own runs of the same seeds on the platform
-    (not against the best single run): the deltas, their mean, the noise floor and the
-    context (the baseline config without the `changed` keys) the difference was measured in,
-    with its label (where it leaves the trainer defaults)."""
+    (not against the best single run): the deltas, their mean and the noise floor."""
     from claimledger.planner.evidence import identity, noise_floor, observations
 
     mine = {r.record_id for r in runs}
@@ -150,9 +149,6 @@ def paired_baseline(
         "deltas": deltas,
         "noise_floor": round(noise_floor(obs).value, 6),
     }
-    context = {k: v for k, v in base_config.items() if k not in changed and _scalar(v)}
-    paired["context"] = context
-    paired["context_label"] = context_label(context)
     if deltas:
         paired["delta"] = round(statistics.fmean(deltas), 6)
     return paired
@@ -332,9 +328,8 @@ def record_experiment(
             _record(ws, experiment, options, base_config, (seed, result, started, finished), agent)
         )
     if experiment.config_diff:  # a change: compare it with the baseline config's own seeds
-        experiment.paired = paired_baseline(
-            ws, platform, base_config, experiment.runs, experiment.config_diff
-        )
+        experiment.paired = paired_baseline(ws, platform, base_config, experiment.runs)
+        experiment.context = measured_context(base_config, experiment.config_diff)
     experiment.report = _write_report(ws, experiment, agent, tests)
     return experiment
 
@@ -432,6 +427,7 @@ def _write_report(
         tests=tests,
         corpus=experiment.corpus.to_record() if experiment.corpus else None,
         paired=experiment.paired,
+        context=experiment.context,
     )
     return add_source(
         ws,

@@ -82,6 +82,7 @@ def report_fields(
     tests: Sequence[str],
     corpus: dict[str, str] | None = None,
     paired: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The frontmatter fields of a run report beside type/title/date/status
     (schemas/run-report.schema.json)."""
@@ -108,6 +109,8 @@ def report_fields(
         "baseline": baseline,
         "results": results,
         "paired": paired,
+        "context": context,
+        "context_label": context_label(context) if context is not None else None,
         "corpus": corpus,
     }
     return {k: v for k, v in fields.items() if v is not None}

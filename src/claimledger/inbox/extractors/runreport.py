@@ -11,10 +11,10 @@ A report with a `paired` block (what `claimledger run` writes now) is judged on 
 is the mean of these runs minus the baseline config's runs of the same seeds, never the best
 single run, and the report becomes a claim only when that paired effect is beyond the noise
 floor it records; otherwise it is a null result saying so. Older reports without the block
-are read as before (against the baseline run). The block's context (the baseline config
-without the changed key) becomes the claim's `effect.context`, and its title names the block's
-context_label (where that context leaves the trainer defaults): the same move in another
-context is another claim.
+are read as before (against the baseline run). The report's `context` (the baseline config
+without the changed key) becomes the claim's `effect.context`, and its title names the
+report's `context_label` (where that context leaves the trainer defaults): the same move in
+another context is another claim.
 """
 
 from __future__ import annotations
@@ -110,15 +110,14 @@ def effect_of(meta: dict[str, Any]) -> dict[str, Any]:
     effect.update({"delta": round(delta, 6), "n": n})
     if meta.get("platform"):
         effect["platform"] = str(meta["platform"])
-    if isinstance(paired, dict) and isinstance(paired.get("context"), dict):
-        effect["context"] = dict(paired["context"])
+    if isinstance(meta.get("context"), dict):
+        effect["context"] = dict(meta["context"])
     return effect
 
 
 def context_label(meta: dict[str, Any]) -> str:
-    """How the report names its paired effect's context ("batch_size 8, width 96"), or ""."""
-    paired = meta.get("paired")
-    label = paired.get("context_label") if isinstance(paired, dict) else None
+    """How the report names the context of its change ("batch_size 8, width 96"), or ""."""
+    label = meta.get("context_label")
     return str(label)[:MAX_LABEL] if label else ""
 
 
