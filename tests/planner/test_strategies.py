@@ -52,13 +52,35 @@ WRONG = [claim("a", 1, 0, -0.1), claim("b", 1, 2, -0.08), claim("c", 0, 1, 0.05)
 
 
 def test_good_claims_lead_straight_to_the_optimum() -> None:
-    assert search(ClaimGuided(), GOOD) == 2  # the defaults, then every claimed move at once
+    assert search(ClaimGuided(), GOOD) == 4  # the defaults, then one run per claimed move
+
+
+def borne_out(claims: list[ClaimEffect], noise: float) -> PlanState:
+    """The defaults, with runs that have tested the claims about `a` and `b` as borne out."""
+    trials = [
+        Observation(str(i), config, 0, truth(config))
+        for i, config in enumerate([DEFAULT, {**DEFAULT, "a": 2}, {**DEFAULT, "b": 0}])
+    ]
+    return PlanState(SPACE, DEFAULT, trials, claims, noise=noise)
+
+
+def test_a_stack_waits_until_the_runs_have_tested_two_claims() -> None:
+    from claimledger.planner.guided import moves, stack_move
+
+    untested = PlanState(SPACE, DEFAULT, [], GOOD, noise=0.005)
+    assert stack_move(untested, moves(untested)) is None  # one run would bet on three claims
+    once = borne_out(GOOD, noise=0.005)
+    once.trials = once.trials[:2]
+    assert stack_move(once, moves(once)) is None
+    twice = borne_out(GOOD, noise=0.005)
+    stack = stack_move(twice, moves(twice))
+    assert stack is not None and stack.config(DEFAULT) == {"a": 2, "b": 0, "c": 1}
 
 
 def test_a_stack_needs_three_helpful_knobs() -> None:
     from claimledger.planner.guided import moves, stack_move
 
-    state = PlanState(SPACE, DEFAULT, [], GOOD[:2], noise=0.005)
+    state = borne_out(GOOD[:2], noise=0.005)
     assert stack_move(state, moves(state)) is None  # two knobs: the pair and singles cover it
     state.claims = GOOD
     stack = stack_move(state, moves(state))
@@ -68,11 +90,11 @@ def test_a_stack_needs_three_helpful_knobs() -> None:
 def test_a_stack_takes_every_move_that_pays_even_below_the_noise_floor() -> None:
     from claimledger.planner.guided import moves, stack_move
 
-    small = [replace(c, delta=-0.007) for c in GOOD]  # each gains 0.7 of the noise floor
-    state = PlanState(SPACE, DEFAULT, [], small, noise=0.01)
+    small = [*GOOD[:2], claim("c", 0, 1, -0.007)]  # c gains 0.7 of the noise floor
+    state = borne_out(small, noise=0.01)
     stack = stack_move(state, moves(state))
     assert stack is not None and stack.config(DEFAULT) == {"a": 2, "b": 0, "c": 1}
-    state.claims = [replace(c, delta=-0.004) for c in GOOD]  # under half the floor: no pay
+    state.claims = [*small[:2], claim("c", 0, 1, -0.004)]  # under half the floor: no pay
     assert stack_move(state, moves(state)) is None
 
 
